@@ -1,0 +1,60 @@
+"""Contact center for aesthetic practices: the app factory.
+
+Nothing happens at import time; ``create_app`` reads settings, configures the database and
+registers every feature's blueprints and commands.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+
+from contact_center.errors import DomainError, Forbidden, InvalidInput, NotFound
+from contact_center.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app. Tests pass their own ``settings``; otherwise read the environment."""
+    from contact_center import cli, db, runtime
+
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.env == "test")
+    app.extensions["contact_center.settings"] = settings
+    runtime.install(settings)
+    db.configure(settings.database_url)
+
+    from ivr.views import bp as voice_bp
+    from recordings.views import bp as recordings_bp
+
+    app.register_blueprint(voice_bp)
+    app.register_blueprint(recordings_bp)
+    cli.register(app)
+    _register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", sandbox=settings.sandbox)
+
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def as_json(status: int):  # type: ignore[no-untyped-def]
+        def handler(error: DomainError) -> tuple[Response, int]:
+            body: dict[str, str] = {"error": str(error)}
+            if isinstance(error, InvalidInput) and error.field:
+                body["field"] = error.field
+            return jsonify(body), status
+
+        return handler
+
+    app.register_error_handler(InvalidInput, as_json(422))
+    app.register_error_handler(NotFound, as_json(404))
+    app.register_error_handler(Forbidden, as_json(403))
+    app.register_error_handler(DomainError, as_json(400))

@@ -1,0 +1,141 @@
+"""Admin commands: ``flask --app wsgi practice|coordinator|seed-demo|db ...``.
+
+This module is an entry point (loaded by ``create_app``), so it may call every feature.
+Bad arguments print one line and exit with code 2, having written nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from contact_center import demo, practices
+from contact_center.db import session_scope, utcnow
+from contact_center.errors import DomainError
+from contact_center.models import ConsentMode
+from routing import services as routing
+from routing.models import PresenceState
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except DomainError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def alembic_config(database_url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Create or migrate the schema (SQLite and PostgreSQL alike)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+db_cli = AppGroup("db", help="Database schema.")
+practice_cli = AppGroup("practice", help="Onboard and list practices.")
+coordinator_cli = AppGroup("coordinator", help="Coordinators and their presence.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema to the latest version."""
+    from contact_center.runtime import current_settings
+
+    upgrade_database(current_settings().database_url, revision)
+    click.echo("database is up to date")
+
+
+@practice_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--number", required=True, help="The practice's Twilio number, e.g. +14155550100")
+@click.option("--timezone", "zone", required=True, help="IANA zone, e.g. America/Los_Angeles")
+@click.option("--hours", required=True, help='e.g. "mon-fri 09:00-18:00, sat 10:00-14:00"')
+@click.option(
+    "--consent-mode",
+    type=click.Choice([m.value for m in ConsentMode]),
+    default=ConsentMode.ALL_PARTY.value,
+    show_default=True,
+)
+@click.option("--greeting", default=None, help="What callers hear first")
+def practice_create(
+    name: str, number: str, zone: str, hours: str, consent_mode: str, greeting: str | None
+) -> None:
+    """Create a practice."""
+    with _one_line_errors(), session_scope() as session:
+        practice = practices.create_practice(
+            session, name=name, number=number, timezone=zone, hours=hours,
+            consent_mode=consent_mode, greeting=greeting,
+        )
+        click.echo(f"created practice {practice.id}: {practice.name} {practice.phone_number}")
+
+
+@practice_cli.command("list")
+def practice_list() -> None:
+    """List practices."""
+    with session_scope() as session:
+        rows = practices.list_practices(session)
+        if not rows:
+            click.echo("no practices yet")
+        for p in rows:
+            click.echo(
+                f"{p.id}\t{p.name}\t{p.phone_number}\t{p.timezone}\t{p.consent_mode.value}\t"
+                f"{p.hours_spec}"
+            )
+
+
+@coordinator_cli.command("create")
+@click.option("--practice", "practice_name", required=True)
+@click.option("--name", required=True)
+@click.option("--identity", required=True, help="Softphone client identity, e.g. ava")
+def coordinator_create(practice_name: str, name: str, identity: str) -> None:
+    """Add a coordinator to a practice."""
+    with _one_line_errors(), session_scope() as session:
+        practice = practices.practice_by_name(session, practice_name)
+        user = practices.add_staff(session, practice, name=name, identity=identity, now=utcnow())
+        routing.presence_of(session, user.id, utcnow())
+        click.echo(f"coordinator {user.identity} ({user.name}) works for {practice.name}")
+
+
+@coordinator_cli.command("presence")
+@click.argument("identity")
+@click.argument("state", type=click.Choice(["available", "away", "offline"]))
+def coordinator_presence(identity: str, state: str) -> None:
+    """Set a coordinator available, away or offline."""
+    with _one_line_errors(), session_scope() as session:
+        user = routing.user_by_identity(session, identity)
+        routing.set_presence(session, user.id, PresenceState(state), utcnow())
+        click.echo(f"{identity} is {state}")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo practice Glow Aesthetics (safe to run again)."""
+    with session_scope() as session:
+        click.echo(demo.seed(session, utcnow()))
+
+
+def register(app: Flask) -> None:
+    commands: list[Callable[..., Any]] = [db_cli, practice_cli, coordinator_cli, seed_demo]
+    for command in commands:
+        app.cli.add_command(command)  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""Job plumbing: queue names, the one ``enqueue`` helper, Redis connections, the worker.
+
+Jobs take ids and primitives. Enqueue only after the transaction that wrote the rows a job
+needs has committed. Unexpected exceptions propagate so RQ records and retries them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+
+from contact_center.settings import EMBEDDED_REDIS, Settings
+
+logger = logging.getLogger(__name__)
+
+# Queue names, in the order a worker serves them: speed-to-lead first, heavy work last.
+DIALER = "dialer"
+DEFAULT = "default"
+TRANSCRIPTION = "transcription"
+ALL_QUEUES = (DIALER, DEFAULT, TRANSCRIPTION)
+
+_connections: dict[str, Redis] = {}
+
+
+def redis_url(settings: Settings) -> str:
+    """The Redis URL, starting the embedded Redis under ./var when none is configured."""
+    if settings.redis_url == EMBEDDED_REDIS:
+        from contact_center.embedded import ensure_embedded_redis
+
+        return ensure_embedded_redis(settings.var_dir)
+    return settings.redis_url
+
+
+def get_redis(settings: Settings) -> Redis:
+    url = redis_url(settings)
+    if url not in _connections:
+        _connections[url] = Redis.from_url(url)
+    return _connections[url]
+
+
+def get_queue(settings: Settings, name: str = DEFAULT) -> Queue:
+    return Queue(name, connection=get_redis(settings))
+
+
+def enqueue(
+    settings: Settings,
+    func: Callable[..., Any],
+    *args: Any,
+    queue: str = DEFAULT,
+    job_id: str | None = None,
+    retries: int = 3,
+    backoff: tuple[int, ...] = (10, 60, 300),
+    timeout: int = 60,
+) -> Job:
+    """Put one job on a queue with retries and backoff; a ``job_id`` makes re-enqueueing a no-op
+    while the same job is still waiting."""
+    q = get_queue(settings, queue)
+    if job_id is not None:
+        existing = q.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=True) in (
+            "queued", "scheduled", "started", "deferred",
+        ):
+            return existing
+    job = q.enqueue_call(
+        func,
+        args=args,
+        job_id=job_id,
+        timeout=timeout,
+        retry=Retry(max=retries, interval=list(backoff)) if retries else None,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    logger.info("enqueued job_id=%s func=%s queue=%s", job.id, func.__name__, queue)
+    return job

@@ -1,0 +1,124 @@
+"""All settings, read from the environment in one place.
+
+Nothing else in the product reads ``os.environ``. Two modes:
+
+- development (the default): with no ``DATABASE_URL`` a SQLite file and with no ``REDIS_URL`` an
+  embedded Redis, both under ``./var``; with no Twilio credentials the REST adapter records
+  requests instead of sending them (sandbox mode).
+- production (``APP_ENV=production``): every setting a real deployment needs is required, and a
+  missing one stops the process at start with a message naming all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+EMBEDDED_REDIS = "embedded"
+
+PRODUCTION_REQUIRED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "PUBLIC_BASE_URL",
+    "SECRET_KEY",
+)
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a runnable deployment."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the product. Built once by ``from_env`` (or by tests, directly)."""
+
+    env: str
+    database_url: str
+    redis_url: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+    public_base_url: str
+    secret_key: str
+    var_dir: Path
+    recordings_dir: Path
+    vosk_model_path: str | None = None
+    sandbox: bool = True
+    # Seconds a coordinator's browser may stay silent before the server sets it offline.
+    heartbeat_timeout_s: int = 45
+    # Default ring timeout of a coordinator's softphone.
+    ring_timeout_s: int = 20
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the environment; raise ``SettingsError`` naming every missing required variable."""
+        env = dict(os.environ if environ is None else environ)
+        mode = env.get("APP_ENV", "development").strip() or "development"
+        if mode not in ("development", "production", "test"):
+            raise SettingsError(f"APP_ENV must be development, production or test, not {mode!r}")
+        if mode == "production":
+            missing = [name for name in PRODUCTION_REQUIRED if not env.get(name, "").strip()]
+            if missing:
+                raise SettingsError(
+                    "missing required settings for production: " + ", ".join(missing)
+                )
+        var_dir = Path(env.get("VAR_DIR", "var")).resolve()
+        account_sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+        auth_token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+        sandbox = not (account_sid and auth_token)
+        if sandbox:
+            # The simulator signs its webhooks with this token, so validation is never skipped.
+            account_sid = account_sid or "AC" + "0" * 32
+            auth_token = auth_token or _local_secret(var_dir, "sandbox_auth_token")
+        secret_key = env.get("SECRET_KEY", "").strip() or _local_secret(var_dir, "secret_key")
+        return cls(
+            env=mode,
+            database_url=env.get("DATABASE_URL", "").strip()
+            or f"sqlite:///{var_dir / 'contact_center.sqlite3'}",
+            redis_url=env.get("REDIS_URL", "").strip() or EMBEDDED_REDIS,
+            twilio_account_sid=account_sid,
+            twilio_auth_token=auth_token,
+            public_base_url=(env.get("PUBLIC_BASE_URL", "").strip() or "http://127.0.0.1:5000")
+            .rstrip("/"),
+            secret_key=secret_key,
+            var_dir=var_dir,
+            recordings_dir=Path(env.get("RECORDINGS_DIR", "").strip() or var_dir / "recordings"),
+            vosk_model_path=env.get("VOSK_MODEL_PATH", "").strip() or None,
+            sandbox=sandbox,
+            heartbeat_timeout_s=_int(env, "HEARTBEAT_TIMEOUT_S", 45),
+            ring_timeout_s=_int(env, "RING_TIMEOUT_S", 20),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _local_secret(var_dir: Path, name: str) -> str:
+    """A random secret kept under ./var so a development install stays stable across restarts."""
+    path = var_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,76 @@
+"""The Flask side of Twilio webhooks: signature check and the voice-view safety net."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
+from flask import Response, current_app, request
+
+from contact_center import voice
+from contact_center.settings import Settings
+from contact_center.twilio import render, signature_valid
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+
+
+def app_settings() -> Settings:
+    settings: Settings = current_app.extensions["contact_center.settings"]
+    return settings
+
+
+def public_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query (never the Host header)."""
+    query = request.query_string.decode("latin-1")
+    return app_settings().public_base_url + request.path + (f"?{query}" if query else "")
+
+
+def twilio_signed(view: Callable[P, Any]) -> Callable[P, Any]:
+    """403, and no side effect, unless X-Twilio-Signature is Twilio's signature of this request."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        settings = app_settings()
+        if not signature_valid(
+            settings.twilio_auth_token,
+            public_url(),
+            request.form,
+            request.headers.get("X-Twilio-Signature"),
+        ):
+            logger.warning(
+                "rejected unsigned or forged webhook path=%s call_sid=%s",
+                request.path,
+                request.form.get("CallSid", "-"),
+            )
+            return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def twiml(script: voice.Script) -> Response:
+    return Response(render(script, app_settings().public_base_url), mimetype="text/xml")
+
+
+def voice_webhook(fallback: Callable[[], voice.Script]) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
+    """A voice view never answers Twilio with a 500: on any error the caller hears ``fallback``."""
+
+    def decorate(view: Callable[P, Any]) -> Callable[P, Any]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except Exception:
+                logger.exception(
+                    "voice webhook failed path=%s call_sid=%s",
+                    request.path,
+                    request.form.get("CallSid", "-"),
+                )
+                return twiml(fallback())
+
+        return wrapper
+
+    return decorate

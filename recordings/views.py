@@ -1,0 +1,34 @@
+"""Recording status callbacks from Twilio."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from contact_center.db import session_scope, utcnow
+from contact_center.jobs import enqueue
+from contact_center.voice import EMPTY
+from contact_center.webhooks import app_settings, twilio_signed, twiml
+from ivr.events import RecordingStatus
+from recordings import jobs, services
+from recordings.models import RecordingSource
+
+bp = Blueprint("recordings", __name__, url_prefix="/twilio/recordings")
+
+
+@bp.post("/status")
+@twilio_signed
+def status() -> Response:
+    event = RecordingStatus.from_form(request.form)
+    source = (
+        RecordingSource.VOICEMAIL
+        if request.args.get("source") == "voicemail"
+        else RecordingSource.CALL
+    )
+    with session_scope() as session:
+        decision = services.attach_recording(session, event, source, utcnow())
+    if not decision.keep:
+        enqueue(
+            app_settings(), jobs.delete_at_twilio, decision.recording_sid,
+            job_id=f"delete-recording-{decision.recording_sid}",
+        )
+    return twiml(EMPTY)

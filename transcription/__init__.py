@@ -1,0 +1,1 @@
+"""Audio preparation, speech recognition per channel and speaker turns for recorded calls."""
