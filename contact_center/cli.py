@@ -17,7 +17,8 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from contact_center import demo, practices
-from contact_center.db import session_scope, utcnow
+from contact_center import clock
+from contact_center.db import session_scope
 from contact_center.errors import DomainError
 from contact_center.models import ConsentMode
 from routing import services as routing
@@ -44,7 +45,7 @@ def alembic_config(database_url: str) -> Any:
     return config
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
+def upgrade_database(database_url: str, revision: str = "heads") -> None:
     """Create or migrate the schema (SQLite and PostgreSQL alike)."""
     from alembic import command
 
@@ -57,7 +58,7 @@ coordinator_cli = AppGroup("coordinator", help="Coordinators and their presence.
 
 
 @db_cli.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema to the latest version."""
     from contact_center.runtime import current_settings
@@ -112,8 +113,8 @@ def coordinator_create(practice_name: str, name: str, identity: str) -> None:
     """Add a coordinator to a practice."""
     with _one_line_errors(), session_scope() as session:
         practice = practices.practice_by_name(session, practice_name)
-        user = practices.add_staff(session, practice, name=name, identity=identity, now=utcnow())
-        routing.presence_of(session, user.id, utcnow())
+        user = practices.add_staff(session, practice, name=name, identity=identity, now=clock.now())
+        routing.presence_of(session, user.id, clock.now())
         click.echo(f"coordinator {user.identity} ({user.name}) works for {practice.name}")
 
 
@@ -124,7 +125,7 @@ def coordinator_presence(identity: str, state: str) -> None:
     """Set a coordinator available, away or offline."""
     with _one_line_errors(), session_scope() as session:
         user = routing.user_by_identity(session, identity)
-        routing.set_presence(session, user.id, PresenceState(state), utcnow())
+        routing.set_presence(session, user.id, PresenceState(state), clock.now())
         click.echo(f"{identity} is {state}")
 
 
@@ -132,7 +133,7 @@ def coordinator_presence(identity: str, state: str) -> None:
 def seed_demo() -> None:
     """Create the demo practice Glow Aesthetics (safe to run again)."""
     with session_scope() as session:
-        click.echo(demo.seed(session, utcnow()))
+        click.echo(demo.seed(session, clock.now()))
 
 
 def register(app: Flask) -> None:

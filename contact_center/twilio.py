@@ -222,12 +222,18 @@ def store_in_database(request: RecordedRequest) -> None:
             TwilioRequest(
                 method=request.method,
                 url=request.url,
-                form={k: str(v) for k, v in request.form.items()},
+                form={k: _jsonable(v) for k, v in request.form.items()},
                 response_sid=request.response_sid,
                 status_code=request.status_code,
                 sent=False,
             )
         )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return str(value)
 
 
 class TwilioAdapter:
