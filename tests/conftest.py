@@ -153,3 +153,18 @@ def at_local(zone: str, *args: int) -> datetime:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def drain_queues(connection: Redis) -> int:
+    """Run every queued job to completion in this process (a burst worker, no fork).
+
+    Returns how many jobs ran. Jobs share the test's transaction through the bound factory.
+    """
+    from rq import Queue, SimpleWorker
+
+    from contact_center.jobs import ALL_QUEUES
+
+    queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
+    before = sum(q.count for q in queues)
+    SimpleWorker(queues, connection=connection).work(burst=True)
+    return before

@@ -1,0 +1,111 @@
+"""Run the whole product locally: ``python -m contact_center.run`` (what ``make run`` does).
+
+Migrates the database, seeds the demo practice, starts the embedded Redis when no REDIS_URL is
+set, then runs the web server (gunicorn) and a worker side by side and prints the URL.
+Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from contact_center.settings import EMBEDDED_REDIS, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_healthy(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument(
+        "--check", action="store_true", help="start, check both processes are up, then stop"
+    )
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    env.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    settings = Settings.from_env(env)
+    if settings.redis_url == EMBEDDED_REDIS:
+        from contact_center.embedded import ensure_embedded_redis
+
+        env["REDIS_URL"] = ensure_embedded_redis(settings.var_dir)
+        settings = Settings.from_env(env)
+
+    from contact_center import clock, create_app, demo
+    from contact_center.cli import upgrade_database
+    from contact_center.db import session_scope
+
+    upgrade_database(settings.database_url)
+    create_app(settings)
+    with session_scope() as session:
+        print(demo.seed(session, clock.now()), flush=True)
+
+    bin_dir = Path(sys.executable).parent
+    web = subprocess.Popen(
+        [str(bin_dir / "gunicorn"), "--workers", "2", "--threads", "4",
+         "--bind", f"{args.host}:{args.port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env,
+    )
+    worker = subprocess.Popen([sys.executable, "-m", "contact_center.worker"], cwd=ROOT, env=env)
+    children = [web, worker]
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    url = f"http://{args.host}:{args.port}"
+    try:
+        if not _wait_healthy(url, 30):
+            print("the web server did not start; see the messages above", file=sys.stderr)
+            stop()
+            return 1
+        mode = "sandbox (no Twilio credentials: REST requests are recorded, not sent)" if (
+            settings.sandbox) else "live Twilio"
+        print(f"\nContact center running at {url}\n"
+              f"  demo practice: {demo.DEMO_NAME} {demo.DEMO_NUMBER}\n"
+              f"  database: {settings.database_url}\n  mode: {mode}\n"
+              "Press Ctrl-C to stop.", flush=True)
+        if args.check:
+            time.sleep(2)
+            alive = web.poll() is None and worker.poll() is None
+            print("web and worker are up" if alive else "a process exited early", flush=True)
+            return 0 if alive else 1
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a process exited; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
