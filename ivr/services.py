@@ -109,7 +109,11 @@ def handle_incoming(session: Session, event: IncomingCall, now: datetime) -> Scr
         )
         session.add(call)
         session.flush()
-    add_event(session, call, "incoming", now, {"from": call.from_number}, dedupe_key="incoming")
+        # A call created just now has no timeline to replay against: skip the check.
+        add_event(session, call, "incoming", now, {"from": call.from_number},
+                  dedupe_key="incoming", fresh=True)
+    else:  # Twilio retried the webhook
+        add_event(session, call, "incoming", now, {"from": call.from_number}, dedupe_key="incoming")
     greeting = Say(practice.greeting_text())
 
     hours = OpeningHours.parse(practice.hours_spec)

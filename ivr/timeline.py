@@ -19,16 +19,13 @@ def add_event(
     now: datetime,
     detail: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
+    *,
+    fresh: bool = False,
 ) -> bool:
-    """Append a timeline event; with ``dedupe_key``, only the first one lands. True if added."""
-    if dedupe_key is not None:
-        seen = session.scalars(
-            select(CallEvent.id).where(
-                CallEvent.call_id == call.id, CallEvent.dedupe_key == dedupe_key
-            )
-        ).first()
-        if seen is not None:
-            return False
+    """Append a timeline event; with ``dedupe_key``, only the first one lands. True if added.
+
+    ``fresh``: the call was created in this transaction, so no replay can exist yet.
+    """
     event = CallEvent(
         call_id=call.id,
         practice_id=call.practice_id,
@@ -37,6 +34,17 @@ def add_event(
         dedupe_key=dedupe_key,
         at=now,
     )
+    if fresh:
+        session.add(event)
+        return True
+    if dedupe_key is not None:
+        seen = session.scalars(
+            select(CallEvent.id).where(
+                CallEvent.call_id == call.id, CallEvent.dedupe_key == dedupe_key
+            )
+        ).first()
+        if seen is not None:
+            return False
     try:
         with session.begin_nested():  # a concurrent replay may insert the same key first
             session.add(event)

@@ -6,7 +6,8 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from contact_center.db import session_scope, utcnow
+from contact_center import clock
+from contact_center.db import session_scope
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
@@ -26,7 +27,7 @@ def _options() -> services.VoiceOptions:
 def incoming() -> Response:
     event = IncomingCall.from_form(request.form)
     with session_scope() as session:
-        script = services.handle_incoming(session, event, utcnow())
+        script = services.handle_incoming(session, event, clock.now())
     return twiml(script)
 
 
@@ -36,7 +37,7 @@ def incoming() -> Response:
 def consent() -> Response:
     event = GatherAnswer.from_form(request.form)
     with session_scope() as session:
-        script = services.answer_consent(session, event, utcnow())
+        script = services.answer_consent(session, event, clock.now())
     return twiml(script)
 
 
@@ -48,7 +49,7 @@ def menu() -> Response:
     attempt = request.args.get("attempt", "1")
     with session_scope() as session:
         script = services.choose_menu(
-            session, event, int(attempt) if attempt.isdigit() else 1, utcnow(), _options()
+            session, event, int(attempt) if attempt.isdigit() else 1, clock.now(), _options()
         )
     return twiml(script)
 
@@ -59,7 +60,7 @@ def menu() -> Response:
 def dial_result() -> Response:
     event = DialOutcome.from_form(request.form)
     with session_scope() as session:
-        script = services.dial_finished(session, event, utcnow(), _options())
+        script = services.dial_finished(session, event, clock.now(), _options())
     return twiml(script)
 
 
@@ -69,7 +70,7 @@ def dial_result() -> Response:
 def voicemail() -> Response:
     event = VoicemailLeft.from_form(request.form)
     with session_scope() as session:
-        script = services.voicemail_left(session, event, utcnow())
+        script = services.voicemail_left(session, event, clock.now())
     return twiml(script)
 
 
@@ -87,7 +88,7 @@ def whisper() -> Response:
 def status() -> Response:
     event = StatusUpdate.from_form(request.form)
     with session_scope() as session:
-        services.update_call_status(session, event, utcnow())
+        services.update_call_status(session, event, clock.now())
     return twiml(EMPTY)
 
 
@@ -97,5 +98,5 @@ def agent_status() -> Response:
     event = StatusUpdate.from_form(request.form)
     parent = request.args.get("call") or event.parent_call_sid or ""
     with session_scope() as session:
-        services.coordinator_leg_status(session, parent, event.status, utcnow())
+        services.coordinator_leg_status(session, parent, event.status, clock.now())
     return twiml(EMPTY)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from contact_center.db import session_scope, utcnow
+from contact_center import clock
+from contact_center.db import session_scope
 from contact_center.jobs import enqueue
 from contact_center.voice import EMPTY
 from contact_center.webhooks import app_settings, twilio_signed, twiml
@@ -25,7 +26,7 @@ def status() -> Response:
         else RecordingSource.CALL
     )
     with session_scope() as session:
-        decision = services.attach_recording(session, event, source, utcnow())
+        decision = services.attach_recording(session, event, source, clock.now())
     if not decision.keep:
         enqueue(
             app_settings(), jobs.delete_at_twilio, decision.recording_sid,
