@@ -57,7 +57,7 @@ class OpeningHours:
 
     def spec(self) -> str:
         """The canonical spec string (what is stored): 'mon-fri 09:00-18:00, sat 10:00-14:00'."""
-        out = []
+        out: list[str] = []
         for first, last, windows in self._runs():
             days = DAYS[first] if first == last else f"{DAYS[first]}-{DAYS[last]}"
             out.extend(f"{days} {start:%H:%M}-{end:%H:%M}" for start, end in windows)
