@@ -33,3 +33,20 @@ def test_run_command_serves_on_sqlite_and_embedded_redis(tmp_path: Path) -> None
         from contact_center.embedded import stop_embedded_redis
 
         stop_embedded_redis(tmp_path / "var")
+
+
+def test_production_without_settings_refuses_to_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SECRET_KEY")}
+    env.update(APP_ENV="production", DATABASE_URL="postgresql+psycopg://db/cc",
+               VAR_DIR=str(tmp_path))
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "practice", "list"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "configuration error: missing required settings for production: REDIS_URL, "
+        "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, SECRET_KEY"
+    ), result.stderr
