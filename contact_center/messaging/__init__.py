@@ -1,0 +1,1 @@
+"""SMS: conversations per practice and patient number, the one send function, templates."""

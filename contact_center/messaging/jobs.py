@@ -1,0 +1,81 @@
+"""SMS jobs: each takes an id, is safe to run twice, and sends at most one text."""
+
+from __future__ import annotations
+
+import logging
+
+from contact_center import clock
+from contact_center.db import session_scope
+from contact_center.jobs import DIALER, enqueue, enqueue_at
+from contact_center.messaging import services
+from contact_center.messaging.models import Message
+from contact_center.runtime import current_settings
+from contact_center.settings import Settings
+from contact_center.twilio import get_adapter
+
+logger = logging.getLogger(__name__)
+
+
+def deliver_message(message_id: int) -> None:
+    """Hand a pending text to Twilio, after re-checking opt-out, PHI and quiet hours.
+
+    The message is marked ``sending`` and committed before the REST request, so a second run
+    (a retry, the reconciler) never sends it twice; if Twilio refuses, it goes back to pending
+    and the exception propagates for RQ's retry.
+    """
+    settings = current_settings()
+    with session_scope() as session:
+        outbound = services.claim_for_delivery(session, message_id, clock.now())
+        message = session.get(Message, message_id)
+        later = (
+            message.send_after
+            if outbound is None and message is not None and (message.status.value == "pending")
+            else None
+        )
+    if outbound is None:
+        if later is not None:
+            schedule_delivery(settings, message_id, later)
+        return
+    try:
+        sid = get_adapter(settings).send_message(
+            to=outbound.to,
+            from_=outbound.from_,
+            body=outbound.body,
+            status_callback=services.STATUS_CALLBACK,
+        )
+    except Exception:
+        with session_scope() as session:
+            services.release_after_error(session, message_id)
+        raise
+    with session_scope() as session:
+        services.mark_handed_over(session, message_id, sid, clock.now())
+    logger.info("sms handed to twilio message_id=%s message_sid=%s", message_id, sid)
+
+
+def schedule_delivery(settings: Settings, message_id: int, send_after: object = None) -> None:
+    """Enqueue delivery now, or at the message's ``send_after`` (quiet hours)."""
+    from datetime import datetime
+
+    if isinstance(send_after, datetime) and send_after > clock.now():
+        enqueue_at(
+            settings,
+            send_after,
+            deliver_message,
+            message_id,
+            queue=DIALER,
+            job_id=f"sms-{message_id}-at",
+        )
+    else:
+        enqueue(settings, deliver_message, message_id, queue=DIALER, job_id=f"sms-{message_id}")
+
+
+def text_back_missed_call(call_sid: str) -> None:
+    """One text to a caller whose call ended unanswered (if the number may be texted)."""
+    from ivr import sms
+
+    with session_scope() as session:
+        message = sms.missed_call_text(session, call_sid, clock.now())
+        pending = message is not None and message.status.value == "pending"
+        message_id, send_after = (message.id, message.send_after) if message else (0, None)
+    if pending:
+        schedule_delivery(current_settings(), message_id, send_after)

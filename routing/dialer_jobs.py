@@ -1,0 +1,107 @@
+"""Dialer jobs on the ``dialer`` queue. Each takes ids, is re-entrant, and makes at most one
+REST request per claim; the database decides, Redis only says what to look at next.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from contact_center import clock
+from contact_center.db import session_scope
+from contact_center.jobs import DIALER, enqueue, enqueue_at
+from contact_center.runtime import current_settings
+from contact_center.settings import Settings
+from contact_center.twilio import get_adapter
+from routing import dialer
+
+logger = logging.getLogger(__name__)
+
+# How many attempts one ``dial_next`` run may start before it yields to other jobs.
+BATCH = 25
+
+
+def schedule_attempt(settings: Settings, attempt_id: int, due: datetime | None = None) -> None:
+    """Enqueue the dial of an attempt now, or at its due time (enqueue after the commit)."""
+    if due is not None and due > clock.now():
+        enqueue_at(
+            settings, due, dial_attempt, attempt_id, queue=DIALER, job_id=f"dial-{attempt_id}-at"
+        )
+    else:
+        enqueue(settings, dial_attempt, attempt_id, queue=DIALER, job_id=f"dial-{attempt_id}")
+
+
+def schedule_practice(settings: Settings, practice_id: int) -> None:
+    """A coordinator may have become free: dial the practice's due attempts."""
+    enqueue(settings, dial_next, practice_id, queue=DIALER, job_id=f"dial-next-{practice_id}")
+
+
+def _dial(attempt_id: int) -> dialer.DialOrder | dialer.Wait | None:
+    """Claim, ring the coordinator, record the leg. Between the claim's commit and the REST
+    request a crash leaves the attempt ``claimed``: the reconciler puts it back."""
+    settings = current_settings()
+    with session_scope() as session:
+        order = dialer.claim(session, attempt_id, clock.now())
+    if not isinstance(order, dialer.DialOrder):
+        return order
+    try:
+        call_sid = get_adapter(settings).create_call(
+            to=order.to,
+            from_=order.from_,
+            url=order.url,
+            status_callback=order.status_callback,
+            timeout=settings.ring_timeout_s,
+        )
+    except Exception:
+        with session_scope() as session:
+            dialer.unclaim(session, order.attempt_id, order.token, clock.now())
+        raise
+    with session_scope() as session:
+        dialer.mark_dialed(session, order.attempt_id, order.token, call_sid, clock.now())
+    logger.info("dialer rang %s attempt=%s call_sid=%s", order.to, attempt_id, call_sid)
+    return order
+
+
+def dial_attempt(attempt_id: int) -> None:
+    """Dial one attempt if it is due and a coordinator is free (safe to run any number of times)."""
+    outcome = _dial(attempt_id)
+    if isinstance(outcome, dialer.Wait) and outcome.until is not None:
+        schedule_attempt(current_settings(), attempt_id, outcome.until)
+
+
+def dial_next(practice_id: int) -> int:
+    """Dial the practice's due attempts, oldest first, while coordinators are free."""
+    dialed = 0
+    skip: list[int] = []
+    for _ in range(BATCH):
+        with session_scope() as session:
+            attempt_id = dialer.next_due_attempt(session, practice_id, clock.now(), tuple(skip))
+        if attempt_id is None:
+            break
+        outcome = _dial(attempt_id)
+        if isinstance(outcome, dialer.DialOrder):
+            dialed += 1
+        elif isinstance(outcome, dialer.Wait) and outcome.until is None:
+            break  # nobody free (or an inbound caller waits): a release brings us back
+        else:
+            skip.append(attempt_id)  # moved out of quiet hours, canceled or held elsewhere
+    else:
+        schedule_practice(current_settings(), practice_id)  # more to do: yield, then continue
+    return dialed
+
+
+def reconcile_due() -> None:
+    """The periodic reconciler: re-enqueue what the database says is due (see reconcile.py)."""
+    from contact_center.messaging.jobs import schedule_delivery, text_back_missed_call
+    from routing import reconcile
+
+    settings = current_settings()
+    with session_scope() as session:
+        plan = reconcile.reconcile(session, clock.now())
+    for practice_id in plan.practices:
+        schedule_practice(settings, practice_id)
+    for message_id in plan.messages:
+        schedule_delivery(settings, message_id)
+    for call_sid in plan.missed_calls:
+        enqueue(settings, text_back_missed_call, call_sid, job_id=f"text-back-{call_sid}")
+    logger.info("reconciled %s", plan)

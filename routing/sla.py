@@ -1,0 +1,191 @@
+"""Callback timing: SLA deadlines, the attempt cadence, and the SLA watch.
+
+- Deadline: in hours, now + the practice's SLA (default 5 minutes); after hours, the next
+  opening + 15 minutes (and the first attempt waits for the opening).
+- Cadence: delays between attempts, e.g. "now, 5m, 1h, morning, 1d" (the last step repeats up to
+  the attempt limit); every moment is pushed out of the patient's quiet hours.
+- Watch: an open task with no coordinator leg placed by its deadline is a breach, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from contact_center.errors import DomainError, InvalidInput
+from contact_center.hours import OpeningHours
+from contact_center.messaging import quiet_hours
+from contact_center.messaging import services as messaging
+from contact_center.messaging.models import MessageKind
+from contact_center.models import Practice
+from routing.dialer_models import CallbackAttempt, DialerSettings, SlaBreach
+from routing.models import CallbackStatus, CallbackTask
+
+logger = logging.getLogger(__name__)
+
+AFTER_HOURS_GRACE = timedelta(minutes=15)
+MORNING = time(9, 0)
+_STEP = re.compile(r"^(?:(now|0)|(\d+)\s*([mhd])|(morning))$")
+
+
+def dialer_settings(session: Session, practice_id: int) -> DialerSettings:
+    return session.get(DialerSettings, practice_id) or DialerSettings(practice_id=practice_id)
+
+
+@dataclass(frozen=True)
+class Step:
+    delay: timedelta | None  # None: next morning
+
+
+def parse_cadence(spec: str) -> list[Step]:
+    """Parse "now, 5m, 1h, morning, 1d"; raise InvalidInput naming the bad step."""
+    steps = []
+    for raw in spec.split(","):
+        part = raw.strip().lower()
+        match = _STEP.match(part)
+        if not match:
+            raise InvalidInput(
+                f"cannot read cadence step {part!r}; use now, 5m, 1h, 1d, morning", "cadence"
+            )
+        if match[1]:
+            steps.append(Step(timedelta(0)))
+        elif match[4]:
+            steps.append(Step(None))
+        else:
+            unit = {"m": "minutes", "h": "hours", "d": "days"}[match[3]]
+            steps.append(Step(timedelta(**{unit: int(match[2])})))
+    if not steps:
+        raise InvalidInput("cadence is empty", "cadence")
+    return steps
+
+
+def deadline_for(practice: Practice, sla_minutes: int, now: datetime) -> tuple[datetime, datetime]:
+    """(when the callback may start, its SLA deadline)."""
+    hours = OpeningHours.parse(practice.hours_spec)
+    zone = ZoneInfo(practice.timezone)
+    if hours.is_open(now, zone):
+        return now, now + timedelta(minutes=sla_minutes)
+    opening = hours.next_opening(now, zone) or now
+    return opening, opening + AFTER_HOURS_GRACE
+
+
+def next_morning(practice: Practice, after: datetime) -> datetime:
+    """The practice's first opening on a later day (9:00 local when it has no hours then)."""
+    zone = ZoneInfo(practice.timezone)
+    local = after.astimezone(zone)
+    start_of_tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+    opening = OpeningHours.parse(practice.hours_spec).next_opening(start_of_tomorrow, zone)
+    if opening is None or opening.astimezone(zone).date() != start_of_tomorrow.date():
+        opening = datetime.combine(start_of_tomorrow.date(), MORNING, tzinfo=zone)
+    return opening.astimezone(after.tzinfo)
+
+
+def next_attempt_due(
+    practice: Practice, settings: DialerSettings, attempt_no: int, phone: str, after: datetime
+) -> datetime:
+    """When attempt ``attempt_no`` (2, 3, ...) is due, the previous one having ended ``after``."""
+    steps = parse_cadence(settings.cadence or "now")
+    step = steps[min(attempt_no - 1, len(steps) - 1)]
+    base = after + step.delay if step.delay is not None else next_morning(practice, after)
+    return quiet_hours.next_allowed(phone, practice.timezone, base)
+
+
+def started_by(session: Session, task: CallbackTask, deadline: datetime) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    CallbackAttempt.task_id == task.id,
+                    CallbackAttempt.dialed_at.is_not(None),
+                    CallbackAttempt.dialed_at <= deadline,
+                )
+            )
+        )
+    )
+
+
+def detect_breaches(session: Session, now: datetime, limit: int = 200) -> list[SlaBreach]:
+    """Record a breach for every task past its deadline that nobody started in time.
+
+    A task done before its deadline, or with a coordinator leg placed by then, is no breach.
+    With the practice's alerts on, a PHI-free text goes to the manager number.
+    """
+    breached = select(SlaBreach.task_id)
+    tasks = session.scalars(
+        select(CallbackTask)
+        .where(
+            CallbackTask.sla_deadline < now,
+            CallbackTask.id.not_in(breached),
+            (CallbackTask.closed_at.is_(None))
+            | (CallbackTask.closed_at > CallbackTask.sla_deadline),
+            CallbackTask.status != CallbackStatus.CANCELED,
+        )
+        .order_by(CallbackTask.sla_deadline)
+        .limit(limit)
+    ).all()
+    found = []
+    for task in tasks:
+        if started_by(session, task, task.sla_deadline):
+            continue
+        breach = SlaBreach(
+            task_id=task.id,
+            practice_id=task.practice_id,
+            deadline=task.sla_deadline,
+            detected_at=now,
+        )
+        session.add(breach)
+        session.flush()
+        _alert_manager(session, task, breach, now)
+        logger.warning(
+            "sla breach task_id=%s practice=%s deadline=%s",
+            task.id,
+            task.practice_id,
+            task.sla_deadline.isoformat(),
+        )
+        found.append(breach)
+    return found
+
+
+def _alert_manager(session: Session, task: CallbackTask, breach: SlaBreach, now: datetime) -> None:
+    practice = session.get_one(Practice, task.practice_id)
+    if (
+        not practice.manager_phone
+        or not messaging.settings_for(session, practice.id).alert_manager_on_breach
+    ):
+        return
+    local = task.sla_deadline.astimezone(ZoneInfo(practice.timezone))
+    text = (
+        f"{practice.name}: a callback ({task.reason.value.replace('_', ' ')}) due by "
+        f"{local.strftime('%I:%M %p').lstrip('0')} has not been started. Please check the console."
+    )
+    try:
+        message = messaging.send_sms(
+            session,
+            practice,
+            practice.manager_phone,
+            text,
+            MessageKind.STAFF_ALERT,
+            now,
+            dedupe_key=f"sla-breach:{task.id}",
+        )
+    except DomainError as exc:
+        logger.warning("sla alert not sent task_id=%s: %s", task.id, exc)
+        return
+    breach.alert_message_id = message.id
+
+
+def open_breaches(session: Session, practice_id: int) -> list[tuple[SlaBreach, CallbackTask]]:
+    """Breaches the console shows: not acknowledged yet, newest first."""
+    rows = session.execute(
+        select(SlaBreach, CallbackTask)
+        .join(CallbackTask, CallbackTask.id == SlaBreach.task_id)
+        .where(SlaBreach.practice_id == practice_id, SlaBreach.acknowledged_at.is_(None))
+        .order_by(SlaBreach.detected_at.desc())
+    ).all()
+    return [(b, t) for b, t in rows]
