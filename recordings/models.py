@@ -1,11 +1,11 @@
-"""Recording metadata (audio itself is downloaded and stored by a job)."""
+"""Recording metadata, where its encrypted audio is stored, and each practice's retention."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contact_center.db import Base, str_enum, utcnow
@@ -14,6 +14,16 @@ from contact_center.db import Base, str_enum, utcnow
 class RecordingSource(enum.StrEnum):
     CALL = "call"
     VOICEMAIL = "voicemail"
+
+
+class StorageState(enum.StrEnum):
+    """Where the audio of a recording is. ``refused``: never fetched (wrong host, too big)."""
+
+    PENDING = "pending"
+    STORED = "stored"
+    REFUSED = "refused"
+    SKIPPED = "skipped"  # sandbox: there is no Twilio to download from
+    DELETED = "deleted"  # removed by retention (metadata and transcript stay)
 
 
 class Recording(Base):
@@ -31,3 +41,33 @@ class Recording(Base):
     channels: Mapped[int] = mapped_column(default=1)
     duration_s: Mapped[int | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    storage_state: Mapped[StorageState] = mapped_column(
+        str_enum(StorageState), default=StorageState.PENDING
+    )
+    stored_path: Mapped[str | None] = mapped_column(Text)
+    stored_at: Mapped[datetime | None] = mapped_column()
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    download_attempts: Mapped[int] = mapped_column(default=0)
+    last_download_error: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    deleted_at_twilio_at: Mapped[datetime | None] = mapped_column()
+
+
+DEFAULT_RETENTION_DAYS = 365
+
+
+class RecordingPolicy(Base):
+    """A practice's choices for its audio: how long to keep it, and whether to delete Twilio's copy.
+
+    A practice without a row gets the defaults (keep a year, leave Twilio's copy).
+    """
+
+    __tablename__ = "recording_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practices.id", ondelete="CASCADE"), unique=True
+    )
+    retention_days: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_DAYS)
+    delete_at_twilio_after_store: Mapped[bool] = mapped_column(default=False)

@@ -1,4 +1,4 @@
-"""Recording status callbacks from Twilio."""
+"""Recording status callbacks from Twilio: keep (then download) or undo (no consent)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def status() -> Response:
     )
     with session_scope() as session:
         decision = services.attach_recording(session, event, source, clock.now())
+    if decision.keep and decision.new:
+        jobs.enqueue_download(app_settings(), decision.recording_sid)
     if not decision.keep:
         enqueue(
             app_settings(), jobs.delete_at_twilio, decision.recording_sid,

@@ -29,7 +29,7 @@ def test_production_names_every_missing_setting_at_once(tmp_path: Path) -> None:
                            "DATABASE_URL": "postgresql+psycopg://db/cc", "SECRET_KEY": " "})
     assert str(error.value) == (
         "missing required settings for production: REDIS_URL, TWILIO_ACCOUNT_SID, "
-        "TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, SECRET_KEY"
+        "TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, SECRET_KEY, RECORDINGS_KEY"
     )
 
 
@@ -40,6 +40,7 @@ def test_production_with_everything_is_live_twilio(tmp_path: Path) -> None:
         "TWILIO_ACCOUNT_SID": "AC" + "2" * 32, "TWILIO_AUTH_TOKEN": "tok",
         "PUBLIC_BASE_URL": "https://cc.example.com/", "SECRET_KEY": "s3cret",
         "VOSK_MODEL_PATH": "/models/vosk-en", "RECORDINGS_DIR": "/data/rec",
+        "RECORDINGS_KEY": "ab" * 32,
     })
     assert settings.sandbox is False and settings.is_production
     assert settings.public_base_url == "https://cc.example.com"

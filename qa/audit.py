@@ -1,0 +1,89 @@
+"""Minimum necessary: who may read a call's recording or transcript, and the audit of every read.
+
+Recordings and transcripts are visible to the practice's QA leads and admins and to the
+coordinator on that call, nobody else. Every read writes an ``AuditEvent`` (who, what, when, from
+where) in the reader's transaction, so a read whose audit row cannot be written does not happen
+either. A refused attempt changes nothing (its transaction rolls back) and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contact_center.errors import Forbidden
+from contact_center.models import Membership, Role
+from ivr.models import Call
+from qa.models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The person asking, and from where (the console passes the request's address and agent)."""
+
+    user_id: int
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+def may_read_call(session: Session, user_id: int, call: Call) -> bool:
+    """QA leads and admins of the call's practice, and the coordinator who took the call."""
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user_id, Membership.practice_id == call.practice_id
+        )
+    )
+    if role in (Role.QA_LEAD, Role.ADMIN):
+        return True
+    return role is Role.COORDINATOR and user_id in (call.answered_by_id, call.coordinator_id)
+
+
+def audit_read(
+    session: Session,
+    reader: Reader,
+    call: Call,
+    *,
+    action: str,
+    object_type: str,
+    object_id: int,
+    now: datetime,
+) -> None:
+    """Check the reader may see this call's media, then write the audit row.
+
+    Raises ``Forbidden`` (logged, nothing written) when they may not.
+    """
+    if not may_read_call(session, reader.user_id, call):
+        logger.warning(
+            "refused %s of %s %s call_sid=%s user_id=%s ip=%s",
+            action, object_type, object_id, call.call_sid, reader.user_id, reader.ip_address,
+        )
+        raise Forbidden("only the practice's QA leads and admins and the call's coordinator "
+                        "may see its recordings and transcripts")
+    session.add(
+        AuditEvent(
+            practice_id=call.practice_id,
+            user_id=reader.user_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            call_id=call.id,
+            ip_address=(reader.ip_address or None) and reader.ip_address[:45],
+            user_agent=(reader.user_agent or None) and reader.user_agent[:255],
+            at=now,
+        )
+    )
+    session.flush()
+
+
+def audit_trail(session: Session, practice_id: int, call_id: int | None = None) -> list[AuditEvent]:
+    """The audit rows of a practice (or one of its calls), newest first."""
+    query = select(AuditEvent).where(AuditEvent.practice_id == practice_id)
+    if call_id is not None:
+        query = query.where(AuditEvent.call_id == call_id)
+    return list(session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())))
