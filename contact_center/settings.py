@@ -26,7 +26,12 @@ PRODUCTION_REQUIRED = (
     "TWILIO_AUTH_TOKEN",
     "PUBLIC_BASE_URL",
     "SECRET_KEY",
+    "RECORDINGS_KEY",
 )
+
+# The only origin recordings are downloaded from in production (see recordings/download.py).
+TWILIO_API_BASE = "https://api.twilio.com"
+VOSK_MODEL_SITE = "https://alphacephei.com/vosk/models"
 
 
 class SettingsError(RuntimeError):
@@ -52,6 +57,15 @@ class Settings:
     heartbeat_timeout_s: int = 45
     # Default ring timeout of a coordinator's softphone.
     ring_timeout_s: int = 20
+    # Recordings at rest: AES-256-GCM key, 64 hex characters (``openssl rand -hex 32``).
+    recordings_key: str = ""
+    # Where recording media may come from. Not read from the environment: only tests point it
+    # at a local stand-in for Twilio, and production refuses anything but TWILIO_API_BASE.
+    twilio_api_base: str = TWILIO_API_BASE
+    recording_max_bytes: int = 256 * 1024 * 1024
+    # Vosk models installed by ``flask transcription install-model`` (site overridable in tests).
+    vosk_models_dir: Path | None = None
+    vosk_model_site: str = VOSK_MODEL_SITE
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -96,6 +110,12 @@ class Settings:
             sandbox=sandbox,
             heartbeat_timeout_s=_int(env, "HEARTBEAT_TIMEOUT_S", 45),
             ring_timeout_s=_int(env, "RING_TIMEOUT_S", 20),
+            recordings_key=_hex_key(
+                env.get("RECORDINGS_KEY", "").strip() or _local_secret(var_dir, "recordings_key"),
+                "RECORDINGS_KEY",
+            ),
+            recording_max_bytes=_int(env, "RECORDING_MAX_BYTES", 256 * 1024 * 1024),
+            vosk_models_dir=Path(env.get("VOSK_MODELS_DIR", "").strip() or var_dir / "models"),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -110,6 +130,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _hex_key(value: str, name: str) -> str:
+    try:
+        ok = len(bytes.fromhex(value)) == 32
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SettingsError(f"{name} must be 64 hexadecimal characters (32 random bytes)")
+    return value
 
 
 def _local_secret(var_dir: Path, name: str) -> str:
