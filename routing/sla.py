@@ -24,7 +24,14 @@ from contact_center.messaging import quiet_hours
 from contact_center.messaging import services as messaging
 from contact_center.messaging.models import MessageKind
 from contact_center.models import Practice
-from routing.dialer_models import CallbackAttempt, DialerSettings, SlaBreach
+from routing.dialer_models import (
+    DEFAULT_CADENCE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_SLA_MINUTES,
+    CallbackAttempt,
+    DialerSettings,
+    SlaBreach,
+)
 from routing.models import CallbackStatus, CallbackTask
 
 logger = logging.getLogger(__name__)
@@ -35,7 +42,10 @@ _STEP = re.compile(r"^(?:(now|0)|(\d+)\s*([mhd])|(morning))$")
 
 
 def dialer_settings(session: Session, practice_id: int) -> DialerSettings:
-    return session.get(DialerSettings, practice_id) or DialerSettings(practice_id=practice_id)
+    return session.get(DialerSettings, practice_id) or DialerSettings(
+        practice_id=practice_id, cadence=DEFAULT_CADENCE, max_attempts=DEFAULT_MAX_ATTEMPTS,
+        sla_minutes=DEFAULT_SLA_MINUTES,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,13 +86,16 @@ def deadline_for(practice: Practice, sla_minutes: int, now: datetime) -> tuple[d
 
 
 def next_morning(practice: Practice, after: datetime) -> datetime:
-    """The practice's first opening on a later day (9:00 local when it has no hours then)."""
+    """The practice's first opening on a later day (9:00 local the next day if it never opens)."""
     zone = ZoneInfo(practice.timezone)
     local = after.astimezone(zone)
-    start_of_tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
-    opening = OpeningHours.parse(practice.hours_spec).next_opening(start_of_tomorrow, zone)
-    if opening is None or opening.astimezone(zone).date() != start_of_tomorrow.date():
-        opening = datetime.combine(start_of_tomorrow.date(), MORNING, tzinfo=zone)
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+    hours = OpeningHours.parse(practice.hours_spec)
+    opening = hours.next_opening(tomorrow - timedelta(seconds=1), zone)
+    if opening is None:
+        opening = datetime.combine(tomorrow.date(), MORNING, tzinfo=zone)
+    elif opening.astimezone(zone).time() == time(0):  # open around the clock: 9:00 it is
+        opening = datetime.combine(opening.astimezone(zone).date(), MORNING, tzinfo=zone)
     return opening.astimezone(after.tzinfo)
 
 
