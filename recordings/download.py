@@ -1,13 +1,15 @@
 """Fetching a recording's audio from Twilio, and nothing else (no SSRF).
 
-The RecordingUrl in a callback is only a claim about which recording to fetch. It is checked
-(origin, path shape, our account, the callback's RecordingSid) and then discarded: the URL fetched
-is rebuilt from the configured API base and the checked SIDs, so a forged or odd URL (another
-host, ``user@host`` tricks, extra query, path traversal) can never steer the request.
+The RecordingUrl in a callback is only a claim about which recording to fetch. It must name
+Twilio's API host (``https://api.twilio.com``), our account and the callback's RecordingSid, or
+the recording is refused; then the URL is discarded and the one fetched is rebuilt from the
+checked SIDs, so a forged or odd URL (another host, ``user@host`` tricks, extra query, path
+traversal) can never steer the request.
 
-The API base is ``Settings.twilio_api_base``: ``https://api.twilio.com`` unless a test installs a
-local stand-in, which the settings allow outside production only (and over plain HTTP only on the
-loopback interface). It never comes from the webhook.
+Where requests for Twilio's host go is ``Settings.twilio_api_base``: Twilio's host itself, unless
+a test installs a local stand-in that plays it. The settings allow that outside production only
+(plain HTTP only on the loopback interface); it never comes from the webhook, and a webhook naming
+the stand-in's address is refused like any other host.
 
 Errors: ``DownloadRefused`` is permanent (wrong host or account, too big, not a WAV file): the
 recording is marked refused and not retried. ``DownloadFailed`` is transient (network, timeout,
@@ -66,7 +68,7 @@ class Origin:
 
 
 def api_base(settings: Settings) -> str:
-    """The one origin media may come from; raises DownloadRefused for an unsafe configuration."""
+    """Where requests for Twilio's API host go; raises DownloadRefused for an unsafe setting."""
     base = settings.twilio_api_base.rstrip("/")
     if base == TWILIO_API_BASE:
         return base
@@ -81,13 +83,17 @@ def api_base(settings: Settings) -> str:
 def media_url(
     recording_url: str, *, recording_sid: str, account_sid: str, base: str, channels: int
 ) -> str:
-    """The URL to fetch for this recording, rebuilt from ``base``; refuses anything unexpected."""
+    """The URL to fetch for this recording on ``base`` (see ``api_base``).
+
+    Raises DownloadRefused unless ``recording_url`` is a media URL on Twilio's API host for our
+    account and this RecordingSid.
+    """
     parts = urlsplit(recording_url)
     if parts.username is not None or parts.password is not None:
         raise DownloadRefused("RecordingUrl carries credentials: refused")
-    if Origin.of(recording_url) != Origin.of(base):
+    if Origin.of(recording_url) != Origin.of(TWILIO_API_BASE):
         raise DownloadRefused(
-            f"RecordingUrl host {parts.scheme}://{parts.netloc} is not {base}: refused"
+            f"RecordingUrl host {parts.scheme}://{parts.netloc} is not {TWILIO_API_BASE}: refused"
         )
     match = _MEDIA_PATH.match(parts.path)
     if match is None:
