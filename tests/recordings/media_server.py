@@ -87,9 +87,11 @@ def _handler(state: MediaStandIn) -> type[BaseHTTPRequestHandler]:
                 self.send_response(302)
                 self.send_header("Location", state.redirect_to)
                 self.end_headers()
-            elif match is None or match.group(1) != state.account_sid:
-                self._reply(404, b'{"code": 20404}')
-            elif (body := state.body_for(match.group(2))) is None:
+            elif (
+                match is None
+                or match.group(1) != state.account_sid
+                or (body := state.body_for(match.group(2))) is None
+            ):
                 self._reply(404, b'{"code": 20404}')
             else:
                 if state.stall_s:
