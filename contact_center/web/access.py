@@ -1,0 +1,157 @@
+"""Who is asking, and may they: the logged-in user, CSRF, and the per-practice role check.
+
+Every console view is wrapped in ``practice_view(roles)`` (or ``login_view`` for the few
+routes that show no practice data). The wrapper loads the membership of the user at the
+``practice_id`` in the URL before the view runs: not a member gives 404, a member without the
+role 403. Views then look objects up *within* that practice, so an id from another practice
+is 404 too. Unsafe methods need the session's CSRF token (form field or X-CSRF-Token header).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
+
+from contact_center import auth
+from contact_center.db import session_scope
+from contact_center.models import Role, User
+
+SESSION_USER = "uid"
+SESSION_CSRF = "csrf"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Paths whose callers are not browsers with our session (Twilio signs its webhooks instead).
+CSRF_EXEMPT_PREFIXES = ("/twilio/",)
+
+# The marker the cross-practice test looks for on every console view.
+CHECKED = "_practice_checked"
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    name: str
+    identity: str
+    email: str | None
+
+
+def current_user() -> CurrentUser | None:
+    return g.get("user")
+
+
+def install(app: Flask) -> None:
+    app.before_request(_load_user)
+    app.before_request(_check_csrf)
+    app.context_processor(_template_globals)
+
+
+def _load_user() -> None:
+    g.user = None
+    uid = session.get(SESSION_USER)
+    if not isinstance(uid, int):
+        return
+    with session_scope() as s:
+        user = s.get(User, uid)
+        if user is not None and user.password_hash:
+            g.user = CurrentUser(user.id, user.name, user.identity, user.email)
+
+
+def csrf_token() -> str:
+    token = session.get(SESSION_CSRF)
+    if not token:
+        token = auth.new_csrf_token()
+        session[SESSION_CSRF] = token
+    return str(token)
+
+
+def _check_csrf() -> Response | tuple[Response, int] | None:
+    if request.method not in UNSAFE or request.path.startswith(CSRF_EXEMPT_PREFIXES):
+        return None
+    if SESSION_USER not in session and request.path != "/login":
+        return None  # no session, no ambient authority to abuse (API-key clients, webhooks)
+    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+    if auth.csrf_valid(session.get(SESSION_CSRF), given):
+        return None
+    return jsonify(error="missing or invalid CSRF token; reload the page"), 400
+
+
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "current_user": current_user()}
+
+
+def log_in(user: User) -> None:
+    session.clear()  # a fresh session on login: no fixation of an earlier one
+    session[SESSION_USER] = user.id
+    session[SESSION_CSRF] = auth.new_csrf_token()
+    session.permanent = True
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def wants_json() -> bool:
+    return "/api/" in request.path or request.path.endswith("/events") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _login_needed() -> Response | tuple[Response, int]:
+    if wants_json():
+        return jsonify(error="log in first"), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths may be redirected to after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def login_view(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A route that needs a login but shows no practice's data."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return _login_needed()
+        return view(*args, **kwargs)
+
+    setattr(wrapper, CHECKED, "login")
+    return wrapper
+
+
+def practice_view(
+    roles: Iterable[Role] = auth.ALL_ROLES,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A route under ``/p/<practice_id>/``: the user must hold one of ``roles`` there."""
+    allowed = frozenset(roles)
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, practice_id: int, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return _login_needed()
+            with session_scope() as s:
+                g.role = auth.require_role(s, user.id, practice_id, allowed)
+            g.practice_id = practice_id
+            return view(*args, practice_id=practice_id, **kwargs)
+
+        setattr(wrapper, CHECKED, "practice")
+        return wrapper
+
+    return decorate
+
+
+def role() -> Role:
+    value: Role = g.role
+    return value

@@ -1,0 +1,302 @@
+"""The console's HTML pages, one per job: softphone + callbacks, inbox, QA, wallboard, settings."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from contact_center import auth, clock
+from contact_center.db import session_scope
+from contact_center.errors import DomainError, Forbidden, NotFound
+from contact_center.messaging.jobs import schedule_delivery
+from contact_center.models import ConsentMode, Role
+from contact_center.web import inbox as inbox_service
+from contact_center.web import practice_settings, queries, reports, review
+from contact_center.web.access import current_user, practice_view, role
+from contact_center.web.outcomes import OUTCOMES
+from contact_center.web.outcomes import label as outcome_label
+from contact_center.webhooks import app_settings
+from qa.audit import Reader
+from qa.scorecards import current_scorecard
+from recordings.services import open_recording
+from recordings.storage import store_for
+from routing import sla
+from routing.models import PresenceState
+from routing.services import presence_of
+
+bp = Blueprint("pages", __name__, url_prefix="/p/<int:practice_id>")
+
+COORDINATING = {Role.COORDINATOR, Role.ADMIN}
+SUPERVISING = {Role.QA_LEAD, Role.ADMIN}
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error: NotFound) -> tuple[str, int]:
+    return render_template("error.html", title="Not found", message=str(error)), 404
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(error: Forbidden) -> tuple[str, int]:
+    return render_template("error.html", title="Not allowed", message=str(error)), 403
+
+
+def _page(template: str, practice_id: int, **context: Any) -> str:
+    user = current_user()
+    assert user is not None
+    with session_scope() as s:
+        practice = queries.practice(s, practice_id)
+        memberships = auth.member_practices(s, user.id)
+    return render_template(
+        template,
+        practice=practice,
+        practice_id=practice_id,
+        memberships=memberships,
+        role=role(),
+        sandbox=app_settings().sandbox,
+        **context,
+    )
+
+
+@bp.get("/console")
+@practice_view(COORDINATING)
+def console(practice_id: int) -> str:
+    user = current_user()
+    assert user is not None
+    now = clock.now()
+    with session_scope() as s:
+        callbacks = queries.open_callbacks(s, practice_id, now)
+        presence = presence_of(s, user.id, now).state
+    return _page(
+        "console.html", practice_id, callbacks=callbacks, presence=presence,
+        outcomes=OUTCOMES, settable=[PresenceState.AVAILABLE, PresenceState.AWAY,
+                                     PresenceState.OFFLINE],
+    )
+
+
+@bp.get("/inbox")
+@practice_view(COORDINATING)
+def inbox(practice_id: int) -> str:
+    return _inbox_page(practice_id, request.args.get("c", ""))
+
+
+def _inbox_page(
+    practice_id: int, selected: str, error: str | None = None, draft: str = ""
+) -> str:
+    with session_scope() as s:
+        threads = inbox_service.threads(s, practice_id)
+        current = messages = None
+        if selected.isdigit():
+            current = inbox_service.conversation_in_practice(s, practice_id, int(selected))
+            messages = inbox_service.messages_of(s, current)
+        elif threads:
+            current = inbox_service.conversation_in_practice(s, practice_id, threads[0].id)
+            messages = inbox_service.messages_of(s, current)
+        templates = inbox_service.templates_of(s, practice_id)
+    return _page("inbox.html", practice_id, threads=threads, current=current, messages=messages,
+                 templates=templates, error=error, draft=draft)
+
+
+@bp.post("/inbox/<int:conversation_id>/reply")
+@practice_view(COORDINATING)
+def inbox_reply(practice_id: int, conversation_id: int) -> Response | tuple[str, int]:
+    user = current_user()
+    assert user is not None
+    body = request.form.get("body", "")
+    try:
+        with session_scope() as s:
+            message = inbox_service.reply(
+                s, practice_id, conversation_id, user.id, body, clock.now()
+            )
+            message_id, send_after = message.id, message.send_after
+    except NotFound:
+        raise
+    except DomainError as exc:  # the send function's refusal, shown inline
+        return _inbox_page(practice_id, str(conversation_id), str(exc), body), 422
+    schedule_delivery(app_settings(), message_id, send_after)
+    return redirect(url_for("pages.inbox", practice_id=practice_id, c=conversation_id, sent=1))
+
+
+def _call_filter() -> queries.CallFilter:
+    args = request.args
+    try:
+        day = date.fromisoformat(args["day"]) if args.get("day") else None
+    except ValueError:
+        day = None
+    coordinator = args.get("coordinator", "")
+    return queries.CallFilter(
+        coordinator_id=int(coordinator) if coordinator.isdigit() else None,
+        day=day,
+        recorded_only=args.get("recorded") == "1",
+        flag=args.get("flag") or None,
+    )
+
+
+@bp.get("/qa")
+@practice_view(SUPERVISING)
+def qa_calls(practice_id: int) -> str:
+    flt = _call_filter()
+    with session_scope() as s:
+        calls = queries.call_list(s, practice_id, flt)
+        scores = review.scores_by_call(s, [c.id for c in calls])
+        staff = queries.coordinators(s, practice_id)
+    return _page("qa_list.html", practice_id, calls=calls, flt=flt, scores=scores,
+                 staff=[(u.id, u.name) for u, _ in staff])
+
+
+def _reader() -> Reader:
+    user = current_user()
+    assert user is not None
+    return Reader(user.id, request.remote_addr, request.headers.get("User-Agent", "")[:255])
+
+
+@bp.get("/calls/<int:call_id>")
+@practice_view()
+def call_detail(practice_id: int, call_id: int) -> str:
+    user = current_user()
+    assert user is not None
+    can_review = role() in SUPERVISING
+    with session_scope() as s:
+        call = queries.call_in_practice(s, practice_id, call_id)
+        # Minimum necessary: coordinators see only the calls they were on.
+        if not can_review and user.id not in (call.answered_by_id, call.coordinator_id):
+            raise Forbidden("coordinators see only their own calls")
+        pop = queries.screen_pop(s, practice_id, call)
+        timeline = queries.timeline_of(s, practice_id, call_id)
+        outcome = queries.latest_outcome(s, call_id)
+        qa = review.review_view(s, practice_id, call, _reader(), clock.now(),
+                                can_review=can_review)
+    return _page("call.html", practice_id, call=call, pop=pop, timeline=timeline,
+                 outcome=outcome, outcome_label=outcome_label, qa=qa, can_review=can_review,
+                 error=request.args.get("error"))
+
+
+@bp.get("/calls/<int:call_id>/recordings/<int:recording_id>/audio")
+@practice_view()
+def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Response:
+    """The decrypted audio, streamed; the recordings feature checks access and audits."""
+    with session_scope() as s:
+        review.recording_in_practice(s, practice_id, call_id, recording_id)
+        audio = open_recording(s, _reader(), recording_id, clock.now())
+    chunks = store_for(app_settings()).read(audio.path, audio.recording_sid, audio.sha256)
+    return Response(stream_with_context(chunks), mimetype="audio/wav",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+def _review_action(practice_id: int, call_id: int, action: str) -> Response:
+    user = current_user()
+    assert user is not None
+    form, now = request.form, clock.now()
+    error = None
+    try:
+        with session_scope() as s:
+            if action == "override":
+                review.override(s, practice_id, call_id, user.id, form.get("criterion", ""),
+                                form.get("met") == "1", form.get("note") or None, now)
+            elif action == "comment":
+                review.comment(s, practice_id, call_id, user.id, form.get("comment", ""), now)
+            else:
+                review.finalize(s, practice_id, call_id, user.id, now)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        error = str(exc)
+    target = url_for("pages.call_detail", practice_id=practice_id, call_id=call_id,
+                     error=error) + ("" if error else "#review")
+    return redirect(target)
+
+
+@bp.post("/calls/<int:call_id>/review/override")
+@practice_view(SUPERVISING)
+def review_override(practice_id: int, call_id: int) -> Response:
+    return _review_action(practice_id, call_id, "override")
+
+
+@bp.post("/calls/<int:call_id>/review/comment")
+@practice_view(SUPERVISING)
+def review_comment(practice_id: int, call_id: int) -> Response:
+    return _review_action(practice_id, call_id, "comment")
+
+
+@bp.post("/calls/<int:call_id>/review/finalize")
+@practice_view(SUPERVISING)
+def review_finalize(practice_id: int, call_id: int) -> Response:
+    return _review_action(practice_id, call_id, "finalize")
+
+
+@bp.get("/wallboard")
+@practice_view()
+def wallboard(practice_id: int) -> str:
+    with session_scope() as s:
+        board = reports.wallboard(s, practice_id, clock.now())
+    return _page("wallboard.html", practice_id, board=board)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@practice_view({Role.ADMIN})
+def settings(practice_id: int) -> Response | str | tuple[str, int]:
+    error: DomainError | None = None
+    if request.method == "POST":
+        form = request.form
+        values = practice_settings.PracticeSettings(
+            **{f: form.get(f, "") for f in practice_settings.PracticeSettings.__dataclass_fields__}
+        )
+        try:
+            with session_scope() as s:
+                practice_settings.update_practice(s, practice_id, values)
+        except DomainError as exc:
+            error = exc
+        else:
+            return redirect(url_for("pages.settings", practice_id=practice_id, saved=1))
+    return _settings_page(practice_id, error, "settings")
+
+
+@bp.post("/settings/templates")
+@practice_view({Role.ADMIN})
+def save_template(practice_id: int) -> Response | tuple[str, int]:
+    try:
+        with session_scope() as s:
+            practice_settings.save_template(
+                s, practice_id, request.form.get("name", ""), request.form.get("body", ""),
+                clock.now(),
+            )
+    except DomainError as exc:
+        return _settings_page(practice_id, exc, "templates")
+    return redirect(url_for("pages.settings", practice_id=practice_id, saved=1) + "#templates")
+
+
+def _settings_page(
+    practice_id: int, error: DomainError | None, form_name: str
+) -> str | tuple[str, int]:
+    with session_scope() as s:
+        dialer = sla.dialer_settings(s, practice_id)
+        cadence = {"cadence": dialer.cadence, "max_attempts": dialer.max_attempts,
+                   "sla_minutes": dialer.sla_minutes}
+        templates = inbox_service.templates_of(s, practice_id)
+        card = current_scorecard(s, practice_id, clock.now())
+        scorecard = {"version": card.version, "name": card.name,
+                     "criteria": [(c.label, c.weight, c.kind.value) for c in card.criteria]}
+    page = _page("settings.html", practice_id, error=error, error_form=form_name,
+                 modes=list(ConsentMode), saved=request.args.get("saved") == "1",
+                 form=request.form, cadence=cadence, templates=templates, scorecard=scorecard)
+    return (page, 422) if error else page
+
+
+@bp.get("/try")
+@practice_view()
+def try_it(practice_id: int) -> str:
+    if not app_settings().sandbox:
+        abort(404)
+    g.try_it = True
+    return _page("try.html", practice_id)

@@ -1,0 +1,196 @@
+"""The sandbox's HTTP side: the Try-it caller, the coordinator's sandbox device, REST log.
+
+Only in sandbox mode (no Twilio credentials); otherwise every route here is 404. Webhooks are
+posted to this same app in-process and signed like Twilio's, so the product under test runs
+exactly the code Twilio would reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from sqlalchemy import select
+
+from contact_center.db import session_scope
+from contact_center.errors import InvalidInput
+from contact_center.jobs import get_redis
+from contact_center.models import TwilioRequest, User
+from contact_center.phones import to_e164
+from contact_center.simulator import TwilioSimulator, new_sid
+from contact_center.web import events, queries
+from contact_center.web.access import current_user, practice_view
+from contact_center.web.sandbox_calls import SandboxPlayer
+from contact_center.webhooks import app_settings
+
+bp = Blueprint("sandbox", __name__, url_prefix="/p/<int:practice_id>/sandbox")
+
+SMS_WEBHOOK = "/twilio/sms/incoming"
+
+
+@bp.before_request
+def _sandbox_only() -> None:
+    if not app_settings().sandbox:
+        abort(404)
+
+
+def _transport(app: Flask) -> Any:
+    base = app_settings().public_base_url
+
+    def send(url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> tuple[int, str]:
+        with app.test_client() as client:
+            response = client.post(url.removeprefix(base), data=dict(form), headers=dict(headers))
+            return response.status_code, response.get_data(as_text=True)
+
+    return send
+
+
+def simulator() -> TwilioSimulator:
+    settings = app_settings()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return TwilioSimulator(
+        settings.public_base_url, settings.twilio_auth_token, settings.twilio_account_sid,
+        _transport(app),
+    )
+
+
+def _user_id_for(identity: str) -> int | None:
+    with session_scope() as s:
+        return s.scalars(select(User.id).where(User.identity == identity)).first()
+
+
+def player() -> SandboxPlayer:
+    settings = app_settings()
+
+    def publish(user_id: int, kind: str, data: dict[str, Any]) -> None:
+        events.publish(settings, events.user_channel(user_id), kind, data)
+
+    return SandboxPlayer(simulator(), get_redis(settings), publish, _user_id_for)
+
+
+def _me() -> int:
+    user = current_user()
+    assert user is not None
+    return user.id
+
+
+def _field(name: str) -> str:
+    data = request.get_json(silent=True)
+    source = data if isinstance(data, dict) else request.form
+    return str(source.get(name, "")).strip()
+
+
+@bp.post("/calls")
+@practice_view()
+def place_call(practice_id: int) -> Response:
+    caller = to_e164(_field("from") or "+13105550142")
+    with session_scope() as s:
+        number = queries.practice(s, practice_id).phone_number
+    call = player().start(practice_id, _me(), caller, number)
+    return jsonify(call.view())
+
+
+@bp.post("/calls/<call_sid>/digits")
+@practice_view()
+def press(practice_id: int, call_sid: str) -> Response:
+    digits = _field("digits")
+    if digits and not all(c in "0123456789*#" for c in digits):
+        raise InvalidInput("keys are 0-9, * and #", "digits")
+    return jsonify(player().press(practice_id, _me(), call_sid, digits).view())
+
+
+@bp.post("/calls/<call_sid>/voicemail")
+@practice_view()
+def voicemail(practice_id: int, call_sid: str) -> Response:
+    seconds = _field("seconds")
+    call = player().finish_voicemail(
+        practice_id, _me(), call_sid, int(seconds) if seconds.isdigit() else 0
+    )
+    return jsonify(call.view())
+
+
+@bp.post("/calls/<call_sid>/hangup")
+@practice_view()
+def caller_hangup(practice_id: int, call_sid: str) -> Response:
+    return jsonify(player().hang_up_caller(practice_id, _me(), call_sid).view())
+
+
+@bp.post("/calls/<call_sid>/ring-timeout")
+@practice_view()
+def ring_timeout(practice_id: int, call_sid: str) -> Response:
+    return jsonify(player().ring_timeout(practice_id, _me(), call_sid).view())
+
+
+@bp.post("/device/<call_sid>/answer")
+@practice_view()
+def device_answer(practice_id: int, call_sid: str) -> Response:
+    call = player().answer(practice_id, _me(), call_sid)
+    whispers = [line["text"] for line in call.lines if line["who"] == "whisper"]
+    return jsonify(state=call.state, whispers=whispers)
+
+
+@bp.post("/device/<call_sid>/reject")
+@practice_view()
+def device_reject(practice_id: int, call_sid: str) -> Response:
+    status = _field("status") or "busy"
+    return jsonify(state=player().reject(practice_id, _me(), call_sid, status).state)
+
+
+@bp.post("/device/<call_sid>/hangup")
+@practice_view()
+def device_hangup(practice_id: int, call_sid: str) -> Response:
+    return jsonify(state=player().hang_up_agent(practice_id, _me(), call_sid).state)
+
+
+@bp.post("/device/<call_sid>/hold")
+@practice_view()
+def device_hold(practice_id: int, call_sid: str) -> Response:
+    on = _field("on") in ("1", "true", "yes")
+    return jsonify(held=player().hold(practice_id, _me(), call_sid, on).held)
+
+
+@bp.post("/sms")
+@practice_view()
+def text_practice(practice_id: int) -> Response:
+    """Text the practice number as a patient; the product's TwiML replies are returned."""
+    rules = {rule.rule for rule in current_app.url_map.iter_rules()}
+    if SMS_WEBHOOK not in rules:
+        return jsonify(error="SMS arrives with the messaging feature"), 501
+    body = _field("body")
+    sender = to_e164(_field("from") or "+13105550142")
+    with session_scope() as s:
+        number = queries.practice(s, practice_id).phone_number
+    sim = simulator()
+    form = {
+        "MessageSid": new_sid("SM"), "SmsSid": "", "AccountSid": sim.account_sid,
+        "From": sender, "To": number, "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01",
+    }
+    form["SmsSid"] = form["MessageSid"]
+    status, reply = sim.post(SMS_WEBHOOK, form)
+    return jsonify(status=status, replies=_message_bodies(reply))
+
+
+def _message_bodies(twiml: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(twiml)
+    except ET.ParseError:
+        return []
+    return [" ".join(m.itertext()).strip() for m in root.iter("Message")]
+
+
+@bp.get("/requests")
+@practice_view()
+def rest_requests(practice_id: int) -> Response:
+    """The REST requests the product would have sent to Twilio for this practice's number."""
+    with session_scope() as s:
+        number = queries.practice(s, practice_id).phone_number
+        rows = s.scalars(select(TwilioRequest).order_by(TwilioRequest.id.desc()).limit(300))
+        mine = [
+            {"id": r.id, "method": r.method, "url": r.url.split("api.twilio.com", 1)[-1],
+             "form": r.form, "sid": r.response_sid, "at": r.created_at.isoformat()}
+            for r in rows if number in {str(v) for v in (r.form or {}).values()}
+        ][:50]
+    return jsonify(requests=mine)
