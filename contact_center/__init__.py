@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(recordings_bp)
+    from contact_center import web
+
+    web.register(app, settings)  # the console: templates/ and static/ of this package
     cli.register(app)
     _register_error_handlers(app)
 
