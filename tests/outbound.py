@@ -47,7 +47,8 @@ def play_outbound(
     answers = [Answer(digits=leg.outcome_digits)] if leg.outcome_digits else []
     twilio._fetch(call, Caller(answers=answers, dials=[leg.patient]), str(form["Url"]), extra)
     twilio._send(
-        call, status_callback,
+        call,
+        status_callback,
         {**extra, "CallStatus": "completed", "CallDuration": str(leg.patient.talk_seconds)},
     )
     call.ended = True
@@ -85,8 +86,12 @@ def text_in(
     from contact_center.simulator import new_sid
 
     form = {
-        "MessageSid": sid or new_sid("SM"), "AccountSid": twilio.account_sid,
-        "From": from_number, "To": to_number, "Body": body, "NumMedia": "0",
+        "MessageSid": sid or new_sid("SM"),
+        "AccountSid": twilio.account_sid,
+        "From": from_number,
+        "To": to_number,
+        "Body": body,
+        "NumMedia": "0",
     }
     status, xml = twilio.post("/twilio/sms/incoming", form)
     if status != 200:

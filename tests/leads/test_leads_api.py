@@ -43,9 +43,13 @@ def api_key(session: Session, practice: Practice) -> str:
 
 def lead_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "name": "Maya Lopez", "phone": "(310) 555-0142", "email": "maya@example.com",
-        "source": "website", "message": "Interested in a consultation",
-        "sms_consent": True, "consent_wording": WORDING,
+        "name": "Maya Lopez",
+        "phone": "(310) 555-0142",
+        "email": "maya@example.com",
+        "source": "website",
+        "message": "Interested in a consultation",
+        "sms_consent": True,
+        "consent_wording": WORDING,
     }
     body.update(overrides)
     return body
@@ -72,7 +76,11 @@ def test_the_same_idempotency_key_returns_the_first_result_and_creates_nothing_n
     again = post_lead(client, api_key, lead_body())
     assert again.status_code == 201 and again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert (count(session, Lead), count(session, CallbackTask), count(session, Message)) == (1, 1, 1)
+    assert (count(session, Lead), count(session, CallbackTask), count(session, Message)) == (
+        1,
+        1,
+        1,
+    )
     changed = post_lead(client, api_key, lead_body(name="Someone Else"))
     assert changed.status_code == 422 and changed.get_json()["field"] == "Idempotency-Key"
     other = post_lead(client, api_key, lead_body(), idem="k-2")
@@ -99,11 +107,15 @@ def test_validation_answers_422_with_the_field_and_writes_nothing(
         assert response.status_code == 422, (body, response.get_json())
         assert response.get_json()["field"] == field, body
     assert post_lead(client, api_key, lead_body(), idem=None).get_json()["field"] == (
-        "Idempotency-Key")
+        "Idempotency-Key"
+    )
     assert post_lead(client, None, lead_body()).status_code == 403
     assert post_lead(client, "cc_wrong", lead_body()).status_code == 403
     assert (count(session, Lead), count(session, Patient), count(session, IdempotentRequest)) == (
-        0, 0, 0)
+        0,
+        0,
+        0,
+    )
 
 
 def test_accepted_lead_commits_patient_consent_and_a_task_with_its_sla(
@@ -118,15 +130,21 @@ def test_accepted_lead_commits_patient_consent_and_a_task_with_its_sla(
     assert lead.sms_consent and lead.consent_wording == WORDING
     patient = session.get_one(Patient, data["patient_id"])
     assert (patient.first_name, patient.last_name, patient.email) == (
-        "Maya", "Lopez", "maya@example.com")
+        "Maya",
+        "Lopez",
+        "maya@example.com",
+    )
     task = session.get_one(CallbackTask, data["callback_task_id"])
     assert task.reason is CallbackReason.LEAD and task.status is CallbackStatus.OPEN
     assert task.sla_deadline == clock.now() + leads_timedelta(5)
-    consent = session.scalars(select(ConsentRecord).where(ConsentRecord.kind == ConsentKind.SMS)).one()
+    consent = session.scalars(
+        select(ConsentRecord).where(ConsentRecord.kind == ConsentKind.SMS)
+    ).one()
     assert (consent.granted, consent.method, consent.wording) == (True, "web_form", WORDING)
     # Without consent: no text at all, the call still comes.
-    other = post_lead(client, api_key, lead_body(phone="+13105550143", sms_consent=False),
-                      idem="k-no-sms")
+    other = post_lead(
+        client, api_key, lead_body(phone="+13105550143", sms_consent=False), idem="k-no-sms"
+    )
     assert other.get_json()["sms"] == "not_consented"
     assert count(session, Message) == 1
 
@@ -138,8 +156,12 @@ def leads_timedelta(minutes: int) -> Any:
 
 
 def test_full_path_lead_to_sms_to_dial_to_bridge(
-    session: Session, client: FlaskClient, twilio: TwilioSimulator, api_key: str,
-    practice: Practice, redis: Redis,
+    session: Session,
+    client: FlaskClient,
+    twilio: TwilioSimulator,
+    api_key: str,
+    practice: Practice,
+    redis: Redis,
 ) -> None:
     clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
     ava = make_coordinator(session, practice, "ava")
@@ -162,13 +184,19 @@ def test_full_path_lead_to_sms_to_dial_to_bridge(
     assert "Glow Aesthetics, callback for web lead Maya" in sim.said
     dial = ET.fromstring(sim.requests[1].body).find("Dial")
     assert dial is not None and dial.get("callerId") == practice.phone_number
-    assert patient_dials(sim) == [{"noun": "Number", "target": "+13105550142",
-                                   "status": "completed"}]
+    assert patient_dials(sim) == [
+        {"noun": "Number", "target": "+13105550142", "status": "completed"}
+    ]
     task = session.get_one(CallbackTask, response.get_json()["callback_task_id"])
     assert task.status is CallbackStatus.DONE
-    attempt = session.scalars(select(CallbackAttempt).where(CallbackAttempt.task_id == task.id)).one()
+    attempt = session.scalars(
+        select(CallbackAttempt).where(CallbackAttempt.task_id == task.id)
+    ).one()
     assert (attempt.state, attempt.outcome, attempt.coordinator_id) == (
-        AttemptState.DONE, AttemptOutcome.CONNECTED, ava.id)
+        AttemptState.DONE,
+        AttemptOutcome.CONNECTED,
+        ava.id,
+    )
     presence = session.get_one(Presence, ava.id)
     assert presence.state is PresenceState.AVAILABLE and presence.call_sid is None
     ack = session.scalars(select(Message).where(Message.kind == MessageKind.ACKNOWLEDGMENT)).one()

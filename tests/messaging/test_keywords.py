@@ -25,8 +25,20 @@ from tests.factories import make_practice
 from tests.outbound import text_in
 
 LA = "America/Los_Angeles"
-STOP_VARIANTS = ["STOP", "stop", "  Stop  ", "STOPALL", "Unsubscribe", "CANCEL", "end", "QUIT",
-                 "revoke", "OptOut", "\tstop\n", "STOP."]
+STOP_VARIANTS = [
+    "STOP",
+    "stop",
+    "  Stop  ",
+    "STOPALL",
+    "Unsubscribe",
+    "CANCEL",
+    "end",
+    "QUIT",
+    "revoke",
+    "OptOut",
+    "\tstop\n",
+    "STOP.",
+]
 START_VARIANTS = ["START", "unstop", "Yes", " YES "]
 HELP_VARIANTS = ["HELP", "help", " Info "]
 
@@ -45,11 +57,13 @@ def conversation(session: Session, practice: Practice, phone: str) -> Conversati
 
 
 def sms_consents(session: Session, phone: str) -> list[ConsentRecord]:
-    return list(session.scalars(
-        select(ConsentRecord)
-        .where(ConsentRecord.phone == phone, ConsentRecord.kind == ConsentKind.SMS)
-        .order_by(ConsentRecord.id)
-    ))
+    return list(
+        session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.phone == phone, ConsentRecord.kind == ConsentKind.SMS)
+            .order_by(ConsentRecord.id)
+        )
+    )
 
 
 def test_keyword_families_are_whole_message_any_case() -> None:
@@ -59,8 +73,15 @@ def test_keyword_families_are_whole_message_any_case() -> None:
         assert keyword_of(word) is Keyword.START, word
     for word in HELP_VARIANTS:
         assert keyword_of(word) is Keyword.HELP, word
-    for text in ("stop texting me about it?", "please stop", "helpful", "yes please", "S T O P",
-                 "", "end of story"):
+    for text in (
+        "stop texting me about it?",
+        "please stop",
+        "helpful",
+        "yes please",
+        "S T O P",
+        "",
+        "end of story",
+    ):
         assert keyword_of(text) is None, text
 
 
@@ -113,9 +134,11 @@ def test_an_opted_out_number_gets_nothing_more_not_even_help(
     assert text_in(twilio, phone, practice.phone_number, "Can I book Friday?") == (200, None)
     conv = conversation(session, practice, phone)
     assert conv.needs_reply is True  # the coordinators still see it
-    outbound = session.scalars(select(Message).where(
-        Message.conversation_id == conv.id, Message.direction == MessageDirection.OUTBOUND
-    )).all()
+    outbound = session.scalars(
+        select(Message).where(
+            Message.conversation_id == conv.id, Message.direction == MessageDirection.OUTBOUND
+        )
+    ).all()
     assert [m.kind for m in outbound] == [MessageKind.KEYWORD_REPLY]  # the STOP confirmation
 
 
@@ -134,20 +157,29 @@ def test_first_text_gets_the_acknowledgment_and_a_callback_later_ones_go_to_the_
     phone = "+13105550147"
     clock.pin(at_local(LA, 2026, 11, 24, 11, 0))  # Tuesday 11 AM, open
     sid = new_sid("SM")
-    status, reply = text_in(twilio, phone, practice.phone_number, "Hi! Interested in a consult", sid)
+    status, reply = text_in(
+        twilio, phone, practice.phone_number, "Hi! Interested in a consult", sid
+    )
     assert status == 200 and reply is not None
     assert reply.startswith("Thanks for reaching out to Glow Aesthetics! A patient coordinator")
     task = session.scalars(select(CallbackTask).where(CallbackTask.phone == phone)).one()
     assert task.reason is CallbackReason.SMS
     # Twilio retries the same MessageSid: stored once, answered once.
     assert text_in(twilio, phone, practice.phone_number, "Hi! Interested in a consult", sid) == (
-        200, None)
-    assert text_in(twilio, phone, practice.phone_number, "Also, what are your prices?") == (200, None)
+        200,
+        None,
+    )
+    assert text_in(twilio, phone, practice.phone_number, "Also, what are your prices?") == (
+        200,
+        None,
+    )
     conv = conversation(session, practice, phone)
     assert conv.needs_reply is True
-    inbound = session.scalars(select(Message).where(
-        Message.conversation_id == conv.id, Message.direction == MessageDirection.INBOUND
-    )).all()
+    inbound = session.scalars(
+        select(Message).where(
+            Message.conversation_id == conv.id, Message.direction == MessageDirection.INBOUND
+        )
+    ).all()
     assert len(inbound) == 2 and all(m.status is MessageStatus.RECEIVED for m in inbound)
     assert session.scalars(select(CallbackTask).where(CallbackTask.phone == phone)).all() == [task]
 
@@ -155,8 +187,9 @@ def test_first_text_gets_the_acknowledgment_and_a_callback_later_ones_go_to_the_
 def test_after_hours_acknowledgment_gives_the_callback_window(
     session: Session, twilio: TwilioSimulator, redis: Redis
 ) -> None:
-    practice = make_practice(session, name="Night Clinic", timezone=LA,
-                             hours="mon-fri 09:00-18:00, sat 10:00-14:00")
+    practice = make_practice(
+        session, name="Night Clinic", timezone=LA, hours="mon-fri 09:00-18:00, sat 10:00-14:00"
+    )
     clock.pin(at_local(LA, 2026, 11, 21, 23, 0))  # Saturday 11 PM
     _, reply = text_in(twilio, "+13105550148", practice.phone_number, "hello?")
     assert reply is not None and "We're closed right now" in reply
@@ -167,7 +200,11 @@ def test_unknown_number_and_forged_signature(
     session: Session, twilio: TwilioSimulator, practice: Practice, redis: Redis
 ) -> None:
     assert text_in(twilio, "+13105550149", "+19995550000", "STOP") == (200, None)
-    form = {"MessageSid": new_sid("SM"), "From": "+13105550149", "To": practice.phone_number,
-            "Body": "STOP"}
+    form = {
+        "MessageSid": new_sid("SM"),
+        "From": "+13105550149",
+        "To": practice.phone_number,
+        "Body": "STOP",
+    }
     assert twilio.post("/twilio/sms/incoming", form, signature="forged")[0] == 403
     assert session.scalars(select(Conversation)).all() == []

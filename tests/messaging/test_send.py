@@ -48,8 +48,9 @@ def test_opted_out_number_is_refused_on_every_send_path(
     clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
     now = clock.now()
     # A reminder queued before the STOP ...
-    pending = services.send_sms(session, practice, PATIENT, "See you soon at Glow Aesthetics.",
-                                MessageKind.REMINDER, now)
+    pending = services.send_sms(
+        session, practice, PATIENT, "See you soon at Glow Aesthetics.", MessageKind.REMINDER, now
+    )
     session.flush()
     opt_out(session, practice, PATIENT)
     # ... is refused at once, and the job (if it runs anyway) sends nothing.
@@ -74,8 +75,14 @@ def test_stop_between_queueing_and_delivery_wins(
     session: Session, practice: Practice, redis: Redis
 ) -> None:
     clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
-    message = services.send_sms(session, practice, PATIENT, "A reminder from Glow Aesthetics.",
-                                MessageKind.REMINDER, clock.now())
+    message = services.send_sms(
+        session,
+        practice,
+        PATIENT,
+        "A reminder from Glow Aesthetics.",
+        MessageKind.REMINDER,
+        clock.now(),
+    )
     session.flush()
     # The opt-out lands without touching pending messages (e.g. another process): the job
     # re-checks at delivery time.
@@ -92,33 +99,63 @@ def test_stop_between_queueing_and_delivery_wins(
 def test_phi_is_refused_in_templates_and_texts(session: Session, practice: Practice) -> None:
     now = clock.now()
     with pytest.raises(phi.PhiInText) as caught:
-        templates.save_template(session, practice, "reminder",
-                                "Hi {first_name}, your Botox appointment is on {date}.", now)
+        templates.save_template(
+            session,
+            practice,
+            "reminder",
+            "Hi {first_name}, your Botox appointment is on {date}.",
+            now,
+        )
     assert caught.value.terms == ["botox"] and caught.value.field == "body"
-    for text in ("Your lip fillers are ready", "Post-op check tomorrow", "About your LASER session",
-                 "Your tummy tuck consult", "Your test results are in"):
+    for text in (
+        "Your lip fillers are ready",
+        "Post-op check tomorrow",
+        "About your LASER session",
+        "Your tummy tuck consult",
+        "Your test results are in",
+    ):
         with pytest.raises(phi.PhiInText):
-            services.send_sms(session, practice, PATIENT, text, MessageKind.COORDINATOR, now,
-                              direct_reply=True)
+            services.send_sms(
+                session, practice, PATIENT, text, MessageKind.COORDINATOR, now, direct_reply=True
+            )
     safe = templates.save_template(
-        session, practice, "reminder",
+        session,
+        practice,
+        "reminder",
         "Hi {first_name}, you have an appointment at {practice_name} on {date} at {time}. "
-        "Book or change: {booking_link}", now)
+        "Book or change: {booking_link}",
+        now,
+    )
     phi.add_term(session, practice.id, "Glow Signature Facial")
     with pytest.raises(phi.PhiInText):
         templates.save_template(session, practice, "promo", "Try the glow signature facial!", now)
     with pytest.raises(InvalidInput) as unknown:
         templates.save_template(session, practice, "bad", "Hi {patient_dob}", now)
     assert "patient_dob" in str(unknown.value)
-    text = templates.render(session, practice, "reminder", templates.TemplateValues(
-        first_name="Maya", date="May 3", time="2 PM", booking_link="https://glow.example/b"))
-    assert text == ("Hi Maya, you have an appointment at Glow Aesthetics on May 3 at 2 PM. "
-                    "Book or change: https://glow.example/b")
+    text = templates.render(
+        session,
+        practice,
+        "reminder",
+        templates.TemplateValues(
+            first_name="Maya", date="May 3", time="2 PM", booking_link="https://glow.example/b"
+        ),
+    )
+    assert text == (
+        "Hi Maya, you have an appointment at Glow Aesthetics on May 3 at 2 PM. "
+        "Book or change: https://glow.example/b"
+    )
     assert safe.body.startswith("Hi {first_name}")
     # A practice whose name contains a listed word may still sign its texts.
     laser = make_practice(session, name="Glow Laser Studio")
-    services.send_sms(session, laser, PATIENT, "Thanks for texting Glow Laser Studio!",
-                      MessageKind.ACKNOWLEDGMENT, now, direct_reply=True)
+    services.send_sms(
+        session,
+        laser,
+        PATIENT,
+        "Thanks for texting Glow Laser Studio!",
+        MessageKind.ACKNOWLEDGMENT,
+        now,
+        direct_reply=True,
+    )
     assert phi.phi_found("lipstick and stopwatch") == []
 
 
@@ -132,7 +169,8 @@ def test_quiet_hours_use_the_patients_zone_and_the_stricter_of_two() -> None:
     assert quiet_hours.is_quiet(IDAHO, LA, at_local(LA, 2026, 11, 24, 20, 30))
     # 7:30 AM Mountain is 6:30 AM Pacific: allowed from 8 AM Pacific (9 AM Mountain).
     assert quiet_hours.next_allowed(IDAHO, LA, at_local("America/Boise", 2026, 11, 24, 7, 30)) == (
-        at_local(LA, 2026, 11, 24, 8, 0))
+        at_local(LA, 2026, 11, 24, 8, 0)
+    )
     # Unknown zone (a toll-free number): the practice's zone.
     assert quiet_hours.is_quiet("+18005550100", LA, at_local(LA, 2026, 11, 24, 22, 0))
 
@@ -141,21 +179,42 @@ def test_unsolicited_text_waits_out_quiet_hours_a_direct_reply_does_not(
     session: Session, practice: Practice, redis: Redis
 ) -> None:
     clock.pin(at_local(NY, 2026, 11, 24, 21, 30))
-    reminder = services.send_sms(session, practice, NY_PATIENT, "A reminder from Glow Aesthetics.",
-                                 MessageKind.REMINDER, clock.now())
-    reply = services.send_sms(session, practice, NY_PATIENT, "Thanks, we got your message!",
-                              MessageKind.COORDINATOR, clock.now(), direct_reply=True)
+    reminder = services.send_sms(
+        session,
+        practice,
+        NY_PATIENT,
+        "A reminder from Glow Aesthetics.",
+        MessageKind.REMINDER,
+        clock.now(),
+    )
+    reply = services.send_sms(
+        session,
+        practice,
+        NY_PATIENT,
+        "Thanks, we got your message!",
+        MessageKind.COORDINATOR,
+        clock.now(),
+        direct_reply=True,
+    )
     assert reminder.send_after == at_local(NY, 2026, 11, 25, 8, 0)
     assert reply.send_after is None
     with pytest.raises(services.SmsRefused) as refused:  # a person sending by hand is told
-        services.send_sms(session, practice, NY_PATIENT, "Any news?", MessageKind.COORDINATOR,
-                          clock.now(), on_quiet=services.OnQuiet.REFUSE)
+        services.send_sms(
+            session,
+            practice,
+            NY_PATIENT,
+            "Any news?",
+            MessageKind.COORDINATOR,
+            clock.now(),
+            on_quiet=services.OnQuiet.REFUSE,
+        )
     assert refused.value.reason == "quiet_hours"
     session.flush()
     deliver_message(reminder.id)
     deliver_message(reply.id)
     assert [r.form["Body"] for r in rest_requests(session, "Messages")] == [
-        "Thanks, we got your message!"]
+        "Thanks, we got your message!"
+    ]
     clock.pin(at_local(NY, 2026, 11, 25, 8, 0))
     deliver_message(reminder.id)
     assert len(rest_requests(session, "Messages")) == 2
@@ -165,10 +224,17 @@ def test_delivery_and_status_callbacks_are_idempotent_and_forward_only(
     session: Session, twilio: TwilioSimulator, practice: Practice, redis: Redis
 ) -> None:
     clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
-    first = services.send_sms(session, practice, PATIENT, "Hello from Glow Aesthetics",
-                              MessageKind.REMINDER, clock.now())
-    second = services.send_sms(session, practice, "+13105550150", "Hello from Glow Aesthetics",
-                               MessageKind.REMINDER, clock.now())
+    first = services.send_sms(
+        session, practice, PATIENT, "Hello from Glow Aesthetics", MessageKind.REMINDER, clock.now()
+    )
+    second = services.send_sms(
+        session,
+        practice,
+        "+13105550150",
+        "Hello from Glow Aesthetics",
+        MessageKind.REMINDER,
+        clock.now(),
+    )
     session.flush()
     for message_id in (first.id, second.id, first.id):  # the job runs twice: one request
         deliver_message(message_id)
@@ -183,8 +249,12 @@ def test_delivery_and_status_callbacks_are_idempotent_and_forward_only(
     assert first.status is MessageStatus.QUEUED and first.message_sid
 
     def status(sid: str | None, value: str, **extra: str) -> None:
-        form = {"MessageSid": sid or "", "MessageStatus": value, "AccountSid": twilio.account_sid,
-                **extra}
+        form = {
+            "MessageSid": sid or "",
+            "MessageStatus": value,
+            "AccountSid": twilio.account_sid,
+            **extra,
+        }
         assert twilio.post("/twilio/sms/status", form)[0] == 200
 
     for value in ("sent", "delivered", "sent", "delivered", "queued"):
@@ -206,8 +276,7 @@ def test_coordinator_reply_is_direct_within_the_hour_then_quiet_hours_apply(
     conv = services.find_conversation(session, practice.id, NY_PATIENT)
     assert conv is not None and conv.needs_reply
     user = make_coordinator(session, practice)
-    message = services.reply_from_coordinator(session, conv.id, user.id, "Yes! At 10?",
-                                              clock.now())
+    message = services.reply_from_coordinator(session, conv.id, user.id, "Yes! At 10?", clock.now())
     assert message.status is MessageStatus.PENDING and message.send_after is None
     assert conv.needs_reply is False
     clock.pin(at_local(NY, 2026, 11, 24, 23, 0))
@@ -224,7 +293,8 @@ def test_missed_call_gets_one_text_back_within_a_minute(
     run_jobs(redis)
     texts = rest_requests(session, "Messages")
     assert [(t.form["To"], t.form["Body"][:29]) for t in texts] == [
-        (PATIENT, "Sorry we missed your call at ")]
+        (PATIENT, "Sorry we missed your call at ")
+    ]
     message = session.scalars(select(Message).where(Message.kind == MessageKind.MISSED_CALL)).one()
     assert message.sent_at is not None and message.sent_at - clock.now() < timedelta(minutes=1)
     # The reconciler finds nothing missing; an answered call gets no text.
@@ -233,7 +303,10 @@ def test_missed_call_gets_one_text_back_within_a_minute(
     make_coordinator(session, practice)
     from contact_center.simulator import Answer, DialPlan
 
-    twilio.call("+13105550151", practice.phone_number,
-                Caller(answers=[Answer(digits="1"), Answer(digits="1")], dials=[DialPlan()]))
+    twilio.call(
+        "+13105550151",
+        practice.phone_number,
+        Caller(answers=[Answer(digits="1"), Answer(digits="1")], dials=[DialPlan()]),
+    )
     run_jobs(redis)
     assert len(rest_requests(session, "Messages")) == 1
