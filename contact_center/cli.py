@@ -105,6 +105,18 @@ def practice_list() -> None:
             )
 
 
+@practice_cli.command("api-key")
+@click.option("--practice", "practice_name", required=True)
+@click.option("--label", default="", help="Where the key is used, e.g. website")
+def practice_api_key(practice_name: str, label: str) -> None:
+    """Create a key for POST /api/leads (printed once; only its hash is stored)."""
+    from contact_center.leads.services import create_api_key
+
+    with _one_line_errors(), session_scope() as session:
+        practice = practices.practice_by_name(session, practice_name)
+        click.echo(create_api_key(session, practice, clock.now(), label=label))
+
+
 @coordinator_cli.command("create")
 @click.option("--practice", "practice_name", required=True)
 @click.option("--name", required=True)

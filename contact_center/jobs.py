@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from redis import Redis
@@ -76,4 +77,31 @@ def enqueue(
         failure_ttl=7 * 24 * 3600,
     )
     logger.info("enqueued job_id=%s func=%s queue=%s", job.id, func.__name__, queue)
+    return job
+
+
+def enqueue_at(
+    settings: Settings,
+    when: datetime,
+    func: Callable[..., Any],
+    *args: Any,
+    queue: str = DEFAULT,
+    job_id: str | None = None,
+    timeout: int = 60,
+) -> Job:
+    """Run a job at ``when`` (UTC) through the worker's scheduler; at once if ``when`` has come.
+
+    Scheduled jobs are only a fast path: the database holds what is due, and the periodic
+    reconciler re-enqueues it if Redis loses the schedule. Use a ``job_id`` distinct from the
+    immediate job's, so a pending schedule never swallows an immediate run.
+    """
+    from contact_center import clock
+
+    if when <= clock.now():
+        return enqueue(settings, func, *args, queue=queue, job_id=job_id, timeout=timeout)
+    job = get_queue(settings, queue).enqueue_at(
+        when, func, *args, job_id=job_id, job_timeout=timeout, result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    logger.info("scheduled job_id=%s func=%s queue=%s at=%s", job.id, func.__name__, queue, when)
     return job

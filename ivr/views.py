@@ -8,6 +8,8 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
+from contact_center.jobs import enqueue
+from contact_center.messaging.jobs import text_back_missed_call
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
@@ -15,6 +17,7 @@ from ivr.events import DialOutcome, GatherAnswer, IncomingCall, StatusUpdate, Vo
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
+FINAL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
 def _options() -> services.VoiceOptions:
@@ -88,7 +91,13 @@ def whisper() -> Response:
 def status() -> Response:
     event = StatusUpdate.from_form(request.form)
     with session_scope() as session:
-        services.update_call_status(session, event, clock.now())
+        moved = services.update_call_status(session, event, clock.now())
+    if moved and event.status in FINAL_STATUSES:
+        # Missed-call text-back; the job checks the call went unanswered and may be texted.
+        enqueue(
+            app_settings(), text_back_missed_call, event.call_sid,
+            job_id=f"text-back-{event.call_sid}",
+        )
     return twiml(EMPTY)
 
 
