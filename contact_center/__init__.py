@@ -34,6 +34,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(recordings_bp)
+    from contact_center.leads.views import bp as leads_bp
+    from contact_center.messaging.views import bp as sms_bp
+    from routing.dialer_views import bp as dialer_bp
+
+    app.register_blueprint(sms_bp)
+    app.register_blueprint(leads_bp)
+    app.register_blueprint(dialer_bp)
     from contact_center import web
 
     web.register(app, settings)  # the console: templates/ and static/ of this package
