@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(recordings_bp)
+    from routing import views as routing_views
+
+    routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs
     from contact_center.leads.views import bp as leads_bp
     from contact_center.messaging.views import bp as sms_bp
     from routing.dialer_views import bp as dialer_bp

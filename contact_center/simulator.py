@@ -9,10 +9,13 @@ Dials and Records); what happened is collected in a ``SimulatedCall``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin
 
 from contact_center.twilio import sign
@@ -21,6 +24,7 @@ from contact_center.twilio import sign
 Transport = Callable[[str, Mapping[str, str], Mapping[str, str]], tuple[int, str]]
 
 STATUS_CALLBACK_PATH = "/twilio/voice/status"  # configured on the phone number at Twilio
+_CALL_UPDATE = re.compile(r"/Calls/(CA[0-9a-fA-F]{32})\.json$")
 
 
 def new_sid(prefix: str) -> str:
@@ -54,9 +58,20 @@ class Caller:
     answers: list[Answer] = field(default_factory=list)
     dials: list[DialPlan] = field(default_factory=list)
     voicemail_seconds: list[int] = field(default_factory=list)
+    # On hold in a queue (<Enqueue>): answers to the wait URL's Gathers (silence when used
+    # up); passes of the wait URL listened to before the simulator leaves the call waiting
+    # (``TwilioSimulator.hold``, ``redirect``, ``hang_up`` go on from there); hang up after
+    # them instead; queue time each pass adds (the length of the hold clip).
+    hold_answers: list[Answer] = field(default_factory=list)
+    hold_passes: int = 1
+    hang_up_in_queue: bool = False
+    seconds_per_pass: int = 30
 
     def gather(self) -> Answer:
         return self.answers.pop(0) if self.answers else SILENCE
+
+    def hold_gather(self) -> Answer:
+        return self.hold_answers.pop(0) if self.hold_answers else SILENCE
 
     def dial(self) -> DialPlan:
         return self.dials.pop(0) if self.dials else DialPlan("no-answer", 0)
@@ -74,6 +89,18 @@ class Request:
 
 
 @dataclass
+class QueueState:
+    """Where a call waits at Twilio after <Enqueue>."""
+
+    name: str
+    sid: str
+    wait_url: str
+    action: str | None
+    queue_time: int = 0
+    passes: int = 0
+
+
+@dataclass
 class SimulatedCall:
     call_sid: str
     from_number: str
@@ -85,10 +112,18 @@ class SimulatedCall:
     recordings: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     ended: bool = False
+    queue: QueueState | None = None
+    queue_results: list[str] = field(default_factory=list)
+    send_final_status: bool = True
 
     @property
     def said(self) -> str:
         return " ".join(self.heard)
+
+    @property
+    def waiting(self) -> bool:
+        """On hold in a queue: the call is live until redirected, answered or hung up."""
+        return self.queue is not None and not self.ended
 
     def last(self, path: str) -> Request:
         return [r for r in self.requests if path in r.url][-1]
@@ -104,6 +139,8 @@ class TwilioSimulator:
         self.auth_token = auth_token
         self.account_sid = account_sid
         self.transport = transport
+        self.queues: dict[str, list[str]] = {}  # Twilio's side of each queue: CallSids in order
+        self._delivered: set[str] = set()
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else urljoin(self.base_url + "/", path.lstrip("/"))
@@ -127,12 +164,177 @@ class TwilioSimulator:
     ) -> SimulatedCall:
         """Place an inbound call and follow the TwiML until the call ends."""
         call = SimulatedCall(call_sid or new_sid("CA"), from_number, to_number)
+        call.send_final_status = send_final_status
         caller = caller or Caller()
         self._fetch(call, caller, "/twilio/voice/incoming", {"CallStatus": "ringing"})
-        call.ended = True
-        if send_final_status:
-            self._send(call, STATUS_CALLBACK_PATH, {"CallStatus": "completed", "CallDuration": "60"})
+        if not call.waiting:
+            self._end(call)
         return call
+
+    def _end(self, call: SimulatedCall) -> None:
+        call.ended = True
+        if call.send_final_status:
+            final = {"CallStatus": "completed", "CallDuration": "60"}
+            self._send(call, STATUS_CALLBACK_PATH, final)
+
+    # -- queues (<Enqueue>) ---------------------------------------------------------------
+
+    def hold(self, call: SimulatedCall, caller: Caller, passes: int = 1) -> SimulatedCall:
+        """A waiting call listens to ``passes`` more passes of the wait URL (then, per the
+        caller, stays waiting or hangs up); whatever follows a <Leave> is played out."""
+        if not call.waiting:
+            raise ValueError(f"{call.call_sid} is not waiting in a queue")
+        follow = self._hold(call, caller, passes)
+        if follow is not None:
+            self._fetch(call, caller, *follow)
+        if not call.waiting:
+            self._end(call)
+        return call
+
+    def hang_up(self, call: SimulatedCall) -> SimulatedCall:
+        """The caller hangs up while waiting: Enqueue action ``hangup``, then the final status."""
+        if call.waiting:
+            self._leave_queue(call, "hangup")
+            self._end(call)
+        return call
+
+    def redirect(self, call: SimulatedCall, caller: Caller, url: str) -> SimulatedCall:
+        """A REST redirect (``calls(sid).update(url=...)``) of a live call: it leaves its queue
+        (Enqueue action ``redirected``) and plays the TwiML at ``url``."""
+        if call.ended:
+            raise ValueError(f"{call.call_sid} has ended")
+        if call.queue is not None:
+            self._leave_queue(call, "redirected")
+        self._fetch(call, caller, url, {})
+        if not call.waiting:
+            self._end(call)
+        return call
+
+    def deliver_redirects(
+        self, calls: Iterable[tuple[SimulatedCall, Caller]], requests: Iterable[Any]
+    ) -> int:
+        """Play the REST redirects the adapter recorded (rows with ``method``, ``url``, ``form``,
+        optionally ``id``) to the live calls they name; each recorded request once. Returns how
+        many were delivered."""
+        live = {c.call_sid: (c, caller) for c, caller in calls if not c.ended}
+        delivered = 0
+        for req in requests:
+            match = _CALL_UPDATE.search(str(req.url))
+            target = (req.form or {}).get("Url")
+            key = f"{getattr(req, 'id', '')}:{req.url}:{target}"
+            if req.method != "POST" or match is None or not target or key in self._delivered:
+                continue
+            if match.group(1) not in live:
+                continue
+            self._delivered.add(key)
+            self.redirect(*live[match.group(1)], str(target))
+            delivered += 1
+        return delivered
+
+    def _queue_form(self, call: SimulatedCall) -> dict[str, str]:
+        q = call.queue
+        assert q is not None
+        line = self.queues.get(q.name, [])
+        position = line.index(call.call_sid) + 1 if call.call_sid in line else 0
+        return {
+            "QueueSid": q.sid,
+            "QueueTime": str(q.queue_time),
+            "QueuePosition": str(position),
+            "CurrentQueueSize": str(len(line)),
+            "AvgQueueTime": str(q.queue_time),
+        }
+
+    def _enqueue(
+        self, call: SimulatedCall, caller: Caller, verb: ET.Element
+    ) -> tuple[str, dict[str, str]] | None:
+        name = (verb.text or "").strip()
+        call.queue = QueueState(
+            name=name,
+            sid="QU" + hashlib.md5(name.encode()).hexdigest(),
+            wait_url=verb.get("waitUrl", ""),
+            action=verb.get("action"),
+        )
+        self.queues.setdefault(name, []).append(call.call_sid)
+        return self._hold(call, caller, caller.hold_passes)
+
+    def _hold(
+        self, call: SimulatedCall, caller: Caller, passes: int
+    ) -> tuple[str, dict[str, str]] | None:
+        """Passes of the wait URL. Returns what to fetch after a <Leave> (the Enqueue action),
+        or None: still waiting (``call.waiting``) or gone."""
+        q = call.queue
+        assert q is not None
+        for _ in range(passes):
+            url, extra = q.wait_url, {}
+            outcome = "done"
+            for _hop in range(10):
+                status, body = self._send(call, url, {"CallStatus": "in-progress",
+                                                      **self._queue_form(call), **extra})
+                try:
+                    verbs = list(ET.fromstring(body)) if status == 200 else []
+                except ET.ParseError:
+                    call.errors.append(f"invalid TwiML from {url}")
+                    verbs = []
+                outcome, follow = self._run_wait(call, caller, verbs)
+                if follow is None:
+                    break
+                url, extra = follow
+            q.passes += 1
+            if outcome in ("leave", "hangup"):
+                return self._leave_queue(call, outcome)
+            q.queue_time += caller.seconds_per_pass
+        if caller.hang_up_in_queue:
+            self._leave_queue(call, "hangup")
+        return None
+
+    def _run_wait(
+        self, call: SimulatedCall, caller: Caller, verbs: list[ET.Element]
+    ) -> tuple[str, tuple[str, dict[str, str]] | None]:
+        """One wait URL document (or Gather action in it): Say, Play, Pause, Gather, Redirect,
+        Leave, Hangup. Returns ("done" | "leave" | "hangup", next document to fetch or None)."""
+        for verb in verbs:
+            if verb.tag == "Say":
+                call.heard.append((verb.text or "").strip())
+            elif verb.tag == "Play":
+                call.heard.append(f"[play {verb.text}]")
+            elif verb.tag == "Leave":
+                return "leave", None
+            elif verb.tag == "Hangup":
+                return "hangup", None
+            elif verb.tag == "Redirect":
+                return "done", ((verb.text or "").strip(), {})
+            elif verb.tag == "Gather":
+                for child in verb:
+                    if child.tag == "Say":
+                        call.heard.append((child.text or "").strip())
+                    elif child.tag == "Play":
+                        call.heard.append(f"[play {child.text}]")
+                answer = caller.hold_gather()
+                if answer.digits:
+                    return "done", (verb.get("action", ""), {"Digits": answer.digits})
+                if verb.get("actionOnEmptyResult") == "true":
+                    return "done", (verb.get("action", ""), {})
+            elif verb.tag != "Pause":
+                call.errors.append(f"<{verb.tag}> is not allowed in a wait URL")
+        return "done", None
+
+    def _leave_queue(
+        self, call: SimulatedCall, result: str
+    ) -> tuple[str, dict[str, str]] | None:
+        q = call.queue
+        assert q is not None
+        form = {"QueueResult": result, "QueueSid": q.sid, "QueueTime": str(q.queue_time)}
+        line = self.queues.get(q.name, [])
+        if call.call_sid in line:
+            line.remove(call.call_sid)
+        call.queue = None
+        call.queue_results.append(result)
+        if q.action is None:
+            return None
+        if result == "leave":
+            return q.action, form  # Twilio plays the action's TwiML
+        self._send(call, q.action, {"CallStatus": "in-progress", **form})
+        return None
 
     def status(self, call_sid: str, status: str, **extra: str) -> tuple[int, str]:
         """Send one status callback for a call (tests replay and reorder these)."""
@@ -217,6 +419,8 @@ class TwilioSimulator:
                 follow = self._dial(call, caller, verb)
                 if follow is not None:
                     return follow
+            elif tag == "Enqueue":
+                return self._enqueue(call, caller, verb)  # None: still waiting, or gone
             elif tag == "Record":
                 seconds = caller.record()
                 if seconds <= 0:

@@ -23,6 +23,7 @@ from contact_center.patients import find_or_add_patient, practice_by_number
 from contact_center.voice import (
     Dial,
     DialClient,
+    Enqueue,
     Gather,
     Hangup,
     Record,
@@ -194,12 +195,16 @@ def choose_menu(
 def connect_to_coordinator(
     session: Session, call: Call, now: datetime, options: VoiceOptions
 ) -> Script:
-    """Ring the longest-idle available coordinator not yet tried; else voicemail and callback."""
+    """Ring the longest-idle available coordinator not yet tried (or the one reserved for this
+    caller while they waited); nobody free: the practice queue, keeping the caller's place;
+    nobody signed in for this call: voicemail and a callback task."""
     practice = session.get_one(Practice, call.practice_id)
-    user = routing.reserve_coordinator(
-        session, practice.id, call.call_sid, now, exclude_user_ids=rung_user_ids(session, call.id)
+    routed = routing.route_call(
+        session, call, now,
+        choice=call.menu_choice.value if call.menu_choice else None,
+        exclude_user_ids=rung_user_ids(session, call.id),
     )
-    if user is None:
+    if routed.user is None and not routed.staffed:
         add_event(session, call, "no_coordinator", now, dedupe_key="no_coordinator")
         _open_callback(session, practice, call, CallbackReason.NO_COORDINATOR, now)
         return _voicemail(
@@ -207,8 +212,27 @@ def connect_to_coordinator(
             "Please leave your name, number and how we can help after the tone, "
             "and we will call you back shortly."
         )
+    entry = routed.entry
+    if routed.user is None:
+        add_event(
+            session, call, "queued", now, {"position": routed.position, "entry_id": entry.id},
+            dedupe_key=f"queued:{entry.id}:{entry.offers}",
+        )
+        return Script.of(
+            Say("All of our patient coordinators are helping other patients. "
+                "Please stay on the line: the next available coordinator will be with you."),
+            Enqueue(
+                name=routing.queue_name(practice.id),
+                wait_url=routing.wait_url(entry.id),
+                action=routing.action_url(entry.id),
+            ),
+        )
+    user = routed.user
     call.coordinator_id = user.id
-    add_event(session, call, "ring", now, {"user_id": user.id, "identity": user.identity})
+    add_event(
+        session, call, "ring", now, {"user_id": user.id, "identity": user.identity},
+        dedupe_key=f"ring:{user.id}:{entry.offers}",
+    )
     sid = quote(call.call_sid)
     return Script.of(
         Say("Please hold while we connect you to a patient coordinator."),
@@ -249,9 +273,8 @@ def dial_finished(
     if event.dial_status in ("completed", "answered"):
         if call.coordinator_id is not None:
             call.answered_by_id = call.answered_by_id or call.coordinator_id
-            routing.release_coordinator(
-                session, call.coordinator_id, call.call_sid, PresenceState.AVAILABLE, now
-            )
+            # After-call work; it ends by itself after the practice's wrap-up time.
+            routing.finish_call(session, call.coordinator_id, call.call_sid, now)
         return Script.of(Hangup())
     if first_time and call.coordinator_id is not None:
         # Rang out or refused: they likely walked away from the desk.

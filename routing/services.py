@@ -1,146 +1,321 @@
-"""Who handles what: coordinator presence, reservation for a call, callback tasks.
+"""Who handles what: presence, reservation for a call, the practice queues, callback tasks.
 
-Assignment is atomic on every backend: a reservation is a conditional UPDATE
-(``state = 'available'`` in the WHERE clause), so two calls can never reserve the same person;
-on PostgreSQL the candidate is also locked with ``FOR UPDATE SKIP LOCKED`` so concurrent calls
-pick different people instead of queueing on one row.
+The entry points of the routing feature. Every path that frees a coordinator (presence change,
+call end, wrap-up end) offers them the longest waiter they can take before anything else, so
+inbound callers come before outbound callbacks. Reservations and waiters that nobody acts on
+are put right by ``reconcile`` (run periodically by ``routing.jobs``).
+
+Preconditions for all: the caller owns the transaction and passes ``now`` (UTC). Jobs that
+must follow a decision (REST redirects, wrap-up timers) are enqueued after commit.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contact_center.errors import InvalidInput, NotFound
+from contact_center.errors import Forbidden, NotFound
 from contact_center.hours import OpeningHours
 from contact_center.models import Membership, Practice, Role, User
+from contact_center.settings import Settings
+from ivr.models import Call
+from routing import outbox, queue
 from routing.models import (
     CallbackReason,
     CallbackStatus,
     CallbackTask,
     Presence,
     PresenceState,
+    QueueEntry,
+    QueueStatus,
 )
+from routing.presence import (
+    SETTABLE,
+    PresenceConflict,
+    change_presence,
+    coordinator_practice_ids,
+    extend_wrap_up,
+    heartbeat,
+    is_postgres,
+    locked_presence,
+    presence_of,
+    start_wrap_up,
+    transition,
+    user_by_identity,
+)
+from routing.queue import (
+    Routing,
+    action_url,
+    connect_url,
+    dispatch_practice,
+    offer_next,
+    queue_name,
+    reserve_coordinator,
+    route_call,
+    wait_url,
+    waiting_caller_for,
+)
+
+__all__ = [
+    "SETTABLE", "PresenceConflict", "Routing", "RoutingOptions", "action_url", "connect_url",
+    "dispatch_practice", "queue_name", "wait_url",
+    "extend_wrap_up", "heartbeat", "offer_next", "presence_of", "reserve_coordinator",
+    "route_call", "user_by_identity", "waiting_caller_for",
+]
 
 logger = logging.getLogger(__name__)
 
-# States a coordinator may set themselves; reserved and on_call come from calls.
-SETTABLE = {PresenceState.AVAILABLE, PresenceState.AWAY, PresenceState.OFFLINE}
 DEFAULT_SLA = timedelta(minutes=5)
 AFTER_HOURS_GRACE = timedelta(minutes=15)
+DEFAULT_WRAP_UP_S = 60
 
 
-def user_by_identity(session: Session, identity: str) -> User:
-    user = session.scalars(select(User).where(User.identity == identity)).one_or_none()
-    if user is None:
-        raise NotFound(f"no coordinator with identity {identity!r}")
-    return user
+@dataclass(frozen=True)
+class RoutingOptions:
+    """Plain settings routing needs (built from Settings by entry points)."""
+
+    heartbeat_timeout_s: int = 45
+    # A reservation nobody acts on (closed browser, lost Dial action) expires after this long.
+    reservation_timeout_s: int = 60
+    reconcile_every_s: int = 15
+    hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RoutingOptions:
+        extra = dict(settings.extra)
+        return cls(
+            heartbeat_timeout_s=settings.heartbeat_timeout_s,
+            reservation_timeout_s=int(
+                extra.get("RESERVATION_TIMEOUT_S", settings.ring_timeout_s + 40)
+            ),
+            reconcile_every_s=int(extra.get("ROUTING_RECONCILE_EVERY_S", 15)),
+            hold_music_url=extra.get("HOLD_MUSIC_URL", cls.hold_music_url),
+        )
 
 
-def presence_of(session: Session, user_id: int, now: datetime) -> Presence:
-    presence = session.get(Presence, user_id)
-    if presence is None:
-        presence = Presence(user_id=user_id, state=PresenceState.OFFLINE, changed_at=now)
-        session.add(presence)
-        session.flush()
-    return presence
+# --- presence -----------------------------------------------------------------------------
 
 
-def set_presence(session: Session, user_id: int, state: PresenceState, now: datetime) -> Presence:
-    """Change a coordinator's state; becoming available starts their idle clock.
+def set_presence(
+    session: Session, user_id: int, state: PresenceState, now: datetime, reason: str = "manual"
+) -> Presence:
+    """Change a coordinator's state; becoming available offers them the longest waiter.
 
-    Raises InvalidInput for states that only calls may set (reserved, on_call).
+    Raises InvalidInput for states only calls set, PresenceConflict for "available" while on a
+    call. Going away or offline while reserved puts that caller back in line.
     """
-    if state not in SETTABLE and state is not PresenceState.WRAP_UP:
-        raise InvalidInput(f"presence {state.value!r} is set by calls, not by hand", "state")
-    presence = presence_of(session, user_id, now)
-    if presence.state is not state:
-        if state is PresenceState.AVAILABLE:
-            presence.idle_since = now
-        presence.state = state
-        presence.changed_at = now
-        if state in (PresenceState.AVAILABLE, PresenceState.OFFLINE, PresenceState.AWAY):
-            presence.call_sid = None
+    presence, dropped = change_presence(session, user_id, state, now, reason)
+    if dropped is not None:
+        _put_back(session, dropped, user_id, now)
+    if presence.state is PresenceState.AVAILABLE:
+        offer_next(session, user_id, now)
+    outbox.after_commit(session, outbox.KICK_RECONCILER)
     return presence
 
 
-def reserve_coordinator(
+def set_presence_as(
     session: Session,
-    practice_id: int,
-    call_sid: str,
+    actor_identity: str,
+    identity: str,
+    state: PresenceState,
     now: datetime,
-    exclude_user_ids: Iterable[int] = (),
-) -> User | None:
-    """Reserve the practice's longest-idle available coordinator for ``call_sid``.
-
-    Idempotent: a coordinator already reserved for this call is returned again.
-    Returns None when nobody is available.
-    """
-    held = session.scalars(
-        select(Presence).where(
-            Presence.call_sid == call_sid, Presence.state == PresenceState.RESERVED
-        )
-    ).first()
-    if held is not None:
-        return session.get(User, held.user_id)
-    excluded = list(exclude_user_ids)
-    for _ in range(5):  # another call may win the race for a candidate: pick again
-        query = (
-            select(Presence.user_id)
-            .join(Membership, Membership.user_id == Presence.user_id)
-            .where(
-                Membership.practice_id == practice_id,
-                Membership.role == Role.COORDINATOR,
-                Presence.state == PresenceState.AVAILABLE,
+    practice_id: int | None = None,
+) -> Presence:
+    """``actor`` changes ``identity``'s presence (the console). Themselves, or as an admin of a
+    practice the coordinator works for. Raises NotFound (unknown coordinator), Forbidden
+    (another practice's user, or outside ``practice_id``)."""
+    actor = user_by_identity(session, actor_identity)
+    target = user_by_identity(session, identity)
+    target_practices = set(coordinator_practice_ids(session, target.id))
+    if not target_practices:
+        raise NotFound(f"{identity!r} is not a coordinator")
+    if practice_id is not None and practice_id not in target_practices:
+        raise Forbidden(f"{identity!r} does not work for practice {practice_id}")
+    if actor.id != target.id:
+        admin_of = set(
+            session.scalars(
+                select(Membership.practice_id).where(
+                    Membership.user_id == actor.id, Membership.role == Role.ADMIN
+                )
             )
-            .order_by(Presence.idle_since.asc().nulls_first(), Presence.user_id)
-            .limit(1)
         )
-        if excluded:
-            query = query.where(Presence.user_id.not_in(excluded))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(of=Presence, skip_locked=True)
-        user_id = session.scalars(query).first()
-        if user_id is None:
-            return None
-        won = session.execute(
-            update(Presence)
-            .where(Presence.user_id == user_id, Presence.state == PresenceState.AVAILABLE)
-            .values(state=PresenceState.RESERVED, call_sid=call_sid, changed_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won == 1:
-            session.expire_all()
-            return session.get(User, user_id)
-        excluded.append(user_id)
-    return None
+        scope = {practice_id} if practice_id is not None else target_practices
+        if not admin_of & scope:
+            raise Forbidden("only the coordinator or an admin of their practice may do that")
+    return set_presence(session, target.id, state, now)
 
 
 def mark_on_call(session: Session, user_id: int, call_sid: str, now: datetime) -> None:
-    presence = presence_of(session, user_id, now)
-    presence.state = PresenceState.ON_CALL
-    presence.call_sid = call_sid
-    presence.changed_at = now
+    """The coordinator picked up ``call_sid`` (their leg is in progress)."""
+    presence = locked_presence(session, user_id, now)
+    if presence.state is not PresenceState.ON_CALL or presence.call_sid != call_sid:
+        transition(session, presence, PresenceState.ON_CALL, now, "answered", call_sid=call_sid)
+    queue.mark_answered(session, call_sid, user_id, now)
+
+
+def finish_call(session: Session, user_id: int, call_sid: str, now: datetime) -> bool:
+    """A coordinator's conversation on ``call_sid`` ended: after-call work (wrap-up), which
+    ends by itself after the practice's ``wrap_up_seconds``. False if they had moved on."""
+    presence = locked_presence(session, user_id, now)
+    if presence.call_sid != call_sid:
+        return False
+    until = start_wrap_up(session, presence, _wrap_up_seconds(session, call_sid), now, call_sid)
+    outbox.after_commit(session, outbox.END_WRAP_UP, user_id, until.isoformat())
+    return True
 
 
 def release_coordinator(
     session: Session, user_id: int, call_sid: str, state: PresenceState, now: datetime
 ) -> bool:
-    """Free a coordinator from ``call_sid`` into ``state``; False if they had moved on already."""
-    presence = presence_of(session, user_id, now)
+    """Free a coordinator from ``call_sid`` into ``state``; False if they had moved on already.
+
+    Someone who was talking goes to wrap-up rather than straight to available. Becoming
+    available offers them the longest waiter; a caller whose reservation is dropped (not yet
+    answered) goes back to their place in line.
+    """
+    presence = locked_presence(session, user_id, now)
     if presence.call_sid != call_sid:
         return False
-    presence.state = state
-    presence.call_sid = None
-    presence.changed_at = now
+    if state is PresenceState.AVAILABLE and presence.state is PresenceState.ON_CALL:
+        return finish_call(session, user_id, call_sid, now)
+    was_reserved = presence.state is PresenceState.RESERVED
+    reason = "ring_no_answer" if state is PresenceState.AWAY else "released"
+    transition(session, presence, state, now, reason)
+    if was_reserved:
+        queue.drop_assignment(session, call_sid, user_id, now)
     if state is PresenceState.AVAILABLE:
-        presence.idle_since = now
+        offer_next(session, user_id, now)
     return True
+
+
+def end_wrap_up(session: Session, user_id: int, now: datetime) -> bool:
+    """Wrap-up time is over: available again, and offered the longest waiter. Safe to repeat;
+    False if the coordinator is not in a wrap-up that has ended (e.g. they extended it)."""
+    presence = locked_presence(session, user_id, now)
+    if presence.state is not PresenceState.WRAP_UP:
+        return False
+    if presence.wrap_up_until is not None and presence.wrap_up_until > now:
+        return False
+    transition(session, presence, PresenceState.AVAILABLE, now, "wrap_up_end")
+    offer_next(session, user_id, now)
+    return True
+
+
+def _wrap_up_seconds(session: Session, call_sid: str) -> int:
+    seconds = session.scalar(
+        select(Practice.wrap_up_seconds)
+        .join(Call, Call.practice_id == Practice.id)
+        .where(Call.call_sid == call_sid)
+    )
+    return DEFAULT_WRAP_UP_S if seconds is None else int(seconds)
+
+
+def _put_back(session: Session, call_sid: str, user_id: int, now: datetime) -> None:
+    entry = queue.entry_for_call(session, call_sid)
+    if queue.drop_assignment(session, call_sid, user_id, now) and entry is not None:
+        dispatch_practice(session, entry.practice_id, now)
+
+
+# --- the reconciler's sweeps (each safe to repeat) -------------------------------------------
+
+
+def _due(session: Session, query):  # type: ignore[no-untyped-def]
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def expire_silent_browsers(session: Session, now: datetime, timeout_s: int) -> list[int]:
+    """Set offline every coordinator whose browser stopped its heartbeat (a backgrounded tab
+    must not look available). Only browsers that ever sent one are judged. Returns user ids."""
+    cutoff = now - timedelta(seconds=timeout_s)
+    silent = _due(session, select(Presence).where(
+        Presence.heartbeat_at.is_not(None),
+        Presence.heartbeat_at < cutoff,
+        Presence.state.in_([PresenceState.AVAILABLE, PresenceState.AWAY,
+                            PresenceState.WRAP_UP, PresenceState.RESERVED]),
+    ))
+    for presence in silent:
+        dropped = presence.call_sid if presence.state is PresenceState.RESERVED else None
+        transition(session, presence, PresenceState.OFFLINE, now, "heartbeat_timeout")
+        if dropped is not None:
+            _put_back(session, dropped, presence.user_id, now)
+        logger.info("heartbeat timeout: user=%s set offline", presence.user_id)
+    return [p.user_id for p in silent]
+
+
+def expire_reservations(session: Session, now: datetime, timeout_s: int) -> list[int]:
+    """Reservations older than ``timeout_s`` (a closed browser, a Dial action that never came)
+    end: the coordinator is set away and the caller goes back to their place in line."""
+    cutoff = now - timedelta(seconds=timeout_s)
+    # Only reservations routing made for inbound calls: the outbound dialer keeps its own
+    # reservations through the whole callback and reconciles them itself.
+    stale = _due(session, select(Presence).where(
+        Presence.state == PresenceState.RESERVED,
+        Presence.changed_at <= cutoff,
+        Presence.call_sid.in_(select(QueueEntry.call_sid)),
+    ))
+    for presence in stale:
+        call_sid = presence.call_sid
+        transition(session, presence, PresenceState.AWAY, now, "reservation_expired")
+        logger.warning("reservation expired user=%s call_sid=%s", presence.user_id, call_sid)
+        if call_sid is not None:
+            _put_back(session, call_sid, presence.user_id, now)
+    return [p.user_id for p in stale]
+
+
+def end_due_wrap_ups(session: Session, now: datetime) -> list[int]:
+    due = _due(session, select(Presence.user_id).where(
+        Presence.state == PresenceState.WRAP_UP, Presence.wrap_up_until <= now
+    ))
+    return [user_id for user_id in due if end_wrap_up(session, user_id, now)]
+
+
+def close_abandoned_entries(session: Session, now: datetime) -> int:
+    """Waiters whose call has ended (the Enqueue action never arrived) leave the line."""
+    entries = _due(session, select(QueueEntry).join(Call, Call.id == QueueEntry.call_id).where(
+        QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.ASSIGNED]),
+        Call.ended_at.is_not(None),
+    ))
+    for entry in entries:
+        entry.status = QueueStatus.ABANDONED
+        entry.left_at = now
+    return len(entries)
+
+
+def inbound_waiting(session: Session, practice_id: int) -> bool:
+    """An inbound caller of the practice is waiting in its queue (callbacks must wait)."""
+    return session.scalars(
+        select(QueueEntry.id).where(
+            QueueEntry.practice_id == practice_id, QueueEntry.status == QueueStatus.WAITING
+        ).limit(1)
+    ).first() is not None
+
+
+def practices_with_waiters(session: Session) -> list[int]:
+    return list(session.scalars(
+        select(QueueEntry.practice_id)
+        .where(QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.CALLBACK]))
+        .distinct()
+    ))
+
+
+def unsent_redirects(session: Session) -> list[int]:
+    """Waiters assigned to a coordinator whose REST redirect was never sent."""
+    return list(session.scalars(
+        select(QueueEntry.id).where(
+            QueueEntry.status == QueueStatus.ASSIGNED, QueueEntry.redirected_at.is_(None)
+        )
+    ))
+
+
+# --- callback tasks ----------------------------------------------------------------------
 
 
 def callback_due(practice: Practice, now: datetime) -> tuple[datetime, datetime]:
@@ -164,8 +339,13 @@ def create_callback_task(
     patient_id: int | None = None,
     source_call_id: int | None = None,
     note: str | None = None,
+    status: CallbackStatus = CallbackStatus.OPEN,
 ) -> CallbackTask:
-    """Open a callback task with its SLA; one per source call however often it is asked for."""
+    """Open a callback task with its SLA; one per source call however often it is asked for.
+
+    ``status=HELD``: a queued callback that keeps the caller's place; the queue opens it when
+    the caller's turn comes.
+    """
     if source_call_id is not None:
         existing = session.scalars(
             select(CallbackTask).where(CallbackTask.source_call_id == source_call_id)
@@ -179,7 +359,7 @@ def create_callback_task(
         phone=phone,
         reason=reason,
         source_call_id=source_call_id,
-        status=CallbackStatus.OPEN,
+        status=status,
         due_at=due_at,
         sla_deadline=deadline,
         note=note,
@@ -192,3 +372,7 @@ def create_callback_task(
         task.id, practice.id, reason.value, due_at.isoformat(),
     )
     return task
+
+
+def user_of(session: Session, user_id: int) -> User:
+    return session.get_one(User, user_id)

@@ -71,9 +71,11 @@ def test_consent_yes_by_key_records_the_call_and_rings_the_coordinator(
     recording = session.scalars(select(Recording).where(Recording.call_id == call.id)).one()
     assert recording.channels == 2
     presence = session.get_one(Presence, ava.id)
-    assert presence.state is PresenceState.AVAILABLE and presence.call_sid is None
+    # After the call: wrap-up, which ends by itself after the practice's after-call time.
+    assert presence.state is PresenceState.WRAP_UP and presence.call_sid is None
+    assert presence.wrap_up_until == presence.changed_at + timedelta(seconds=60)
     kinds = [e.kind for e in session.scalars(select(CallEvent).where(CallEvent.call_id == call.id))]
-    assert kinds[:4] == ["incoming", "consent", "menu", "ring"]
+    assert kinds[:5] == ["incoming", "consent", "menu", "assigned", "ring"]
     assert "recording" in kinds and "status" in kinds
 
 
@@ -81,6 +83,7 @@ def test_consent_yes_by_speech_needs_confidence(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     make_coordinator(session, practice)
+    make_coordinator(session, practice)  # the first is in wrap-up when the second call comes
     sure = twilio.call(
         PATIENT, practice.phone_number,
         Caller(answers=[Answer(speech="Yes.", confidence=0.91), Answer(digits="2")],
@@ -289,7 +292,7 @@ def test_ring_no_answer_marks_the_coordinator_away_and_tries_the_next(
     )
     assert [d["target"] for d in sim.dialed] == ["longest", "recent"]
     assert session.get_one(Presence, first.id).state is PresenceState.AWAY
-    assert session.get_one(Presence, second.id).state is PresenceState.AVAILABLE
+    assert session.get_one(Presence, second.id).state is PresenceState.WRAP_UP  # after the call
     assert call_row(session, sim.call_sid).answered_by_id == second.id
 
 
