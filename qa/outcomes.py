@@ -24,7 +24,7 @@ from qa.scoring import normalize
 from transcription.turns import Turn
 
 _BOOKED = re.compile(
-    r"\b(i have you down for|i have you booked|you are all set|you're all set|i booked you"
+    r"\b(i (have|had) you down for|i have you booked|you are all set|you're all set|i booked you"
     r"|i've booked you|i have booked you|i scheduled you|i've scheduled you|put you down for"
     r"|your appointment is (on|at|for)|we will see you (on|at)|we'll see you (on|at)"
     r"|see you (on|at) (monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b"

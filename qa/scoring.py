@@ -6,9 +6,11 @@ A criterion's phrases and patterns are matched against the words of the turns of
 (optionally only words said within its time window, counted from the start of the recording).
 Recognizer output is lower-case words without punctuation, so phrases are normalized the same
 way and matched as whole-word sequences. Telephone speech recognition drops and swaps words, so
-a phrase of four or more words also matches with one word missing, extra or wrong; criteria that
-must be *absent* (clinical advice, pressure) match exactly, so a recognition slip does not accuse
-a coordinator of something they did not say.
+a phrase of four or more words also matches with one word missing, extra or wrong, and a phrase
+that is only a name ("{practice}") matches a run of at least half of the name's words (two at
+least: "park avenue" for "Park Avenue Skin Center"), since proper names are what a general
+language model misses most. Criteria that must be *absent* (clinical advice, pressure) match
+exactly, so a recognition slip does not accuse a coordinator of something they did not say.
 """
 
 from __future__ import annotations
@@ -129,6 +131,17 @@ def _phrase_hits(
     return []
 
 
+def _name_hits(words: Sequence[str], name: Sequence[str]) -> list[tuple[int, int]]:
+    """Spans of ``words`` holding a run of at least half of ``name``'s words, in order."""
+    need = max(min(2, len(name)), -(-len(name) // 2))
+    for size in range(len(name), need - 1, -1):
+        for start in range(len(name) - size + 1):
+            hits = _phrase_hits(words, name[start:start + size], fuzzy=False)
+            if hits:
+                return hits
+    return []
+
+
 def _pattern_hits(words: Sequence[str], pattern: re.Pattern[str]) -> list[tuple[int, int]]:
     text = " ".join(words)
     starts = []
@@ -148,8 +161,9 @@ def judge(spec: CriterionSpec, turns: Sequence[Turn], context: CallContext) -> J
     """Judge one criterion on a call's turns."""
     if spec.kind != "automatic":
         return Judgement(spec.key, None)
-    phrases = [_expand(p, context) for p in spec.phrases]
-    usable = [p.split() for p in phrases if p]
+    expanded = [(_expand(p, context), _PLACEHOLDER.fullmatch(p.strip()) is not None)
+                for p in spec.phrases]
+    usable = [(p.split(), is_name) for p, is_name in expanded if p]
     patterns = [re.compile(p) for p in spec.patterns]
     if not usable and not patterns:
         return Judgement(spec.key, None)
@@ -162,7 +176,11 @@ def judge(spec: CriterionSpec, turns: Sequence[Turn], context: CallContext) -> J
         if not words:
             continue
         texts = [normalize(w.text) for w in words]
-        matchers = [(" ".join(p), _phrase_hits(texts, p, fuzzy)) for p in usable]
+        matchers = [
+            (" ".join(p),
+             _name_hits(texts, p) if is_name and fuzzy else _phrase_hits(texts, p, fuzzy))
+            for p, is_name in usable
+        ]
         matchers += [(p.pattern, _pattern_hits(texts, p)) for p in patterns]
         for matched, spans in matchers:
             for first, last in spans:
