@@ -58,7 +58,11 @@ def presence_of(session: Session, user_id: int, now: datetime) -> Presence:
 
 
 def locked_presence(session: Session, user_id: int, now: datetime) -> Presence:
-    """The presence row, locked for this transaction (PostgreSQL), created offline if missing."""
+    """The presence row, locked for this transaction (PostgreSQL), created offline if missing.
+
+    Re-read after the lock: another transaction may have changed it meanwhile (pending
+    changes of this session are flushed first, so none is lost)."""
+    session.flush()
     presence = session.get(
         Presence, user_id, with_for_update=is_postgres(session), populate_existing=True
     )
