@@ -170,7 +170,7 @@ def screen_pop(session: Session, practice_id: int, call: Call) -> ScreenPop:
 
 
 def _user_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(User.id, User.name)).tuples().all())
+    return {user_id: name for user_id, name in session.execute(select(User.id, User.name))}
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,10 @@
     }
     async register() {
       this._listen();
+      if (this._source.readyState !== 1) {
+        // Registered once the event stream is subscribed, so no ring is missed.
+        await new Promise((resolve) => this._source.addEventListener("open", resolve, { once: true }));
+      }
       this.state = "registered";
       this.emit("registered");
     }
