@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(festival festvox-us-slt-hts festvox-kallpc16k sox)
+APT_PACKAGES=(festival festvox-us-slt-hts festvox-kallpc16k sox chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
