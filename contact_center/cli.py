@@ -149,10 +149,11 @@ def seed_demo() -> None:
 
 
 def register(app: Flask) -> None:
+    from contact_center.web.cli import user_cli
     from recordings.cli import recordings_cli
     from transcription.cli import transcription_cli
 
     commands: list[Callable[..., Any]] = [db_cli, practice_cli, coordinator_cli, seed_demo,
-                                          recordings_cli, transcription_cli]
+                                          recordings_cli, transcription_cli, user_cli]
     for command in commands:
         app.cli.add_command(command)  # type: ignore[arg-type]
