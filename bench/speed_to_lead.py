@@ -1,0 +1,251 @@
+"""Speed-to-lead: a burst of web-form leads against gunicorn + RQ workers on PostgreSQL/Redis.
+
+    .venv/bin/python bench/speed_to_lead.py [--leads 1000] [--coordinators 10] [--rq-workers 2]
+
+Posts ``--leads`` leads (SMS consent given) as fast as ``--concurrency`` clients can to
+``POST /api/leads``; ``--rq-workers`` non-forking RQ workers (``--forking`` for RQ's default)
+serve the ``dialer`` queue. A "Twilio" thread plays every coordinator leg the dialer places
+(the coordinator answers, the patient answers, the call ends at once), so coordinators come back
+and the dialer keeps going. Prints p50/p99 from lead accepted (the lead row's time) to the SMS
+request issued and to the coordinator's leg dialed (the sandbox's recorded REST requests), and
+leads per second accepted. Uses BENCH_DATABASE_URL (default: database test_speed_to_lead,
+created if missing, schema reset) and BENCH_REDIS_URL (default: Redis db 13, flushed).
+Targets (issue 4): p99 to SMS under 2 s; p50 to dial under 5 s while a coordinator is free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import quantiles
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from redis import Redis  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.voice_webhook import free_port  # noqa: E402
+from contact_center.twilio import sign  # noqa: E402
+
+DB_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_speed_to_lead"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+AUTH_TOKEN = "bench-sandbox-token"
+NUMBER = "+14155550188"
+# Patients are numbered in a region where it is daytime now (quiet hours would defer calls).
+REGIONS = (("+1212", "America/New_York"), ("+1312", "America/Chicago"),
+           ("+1310", "America/Los_Angeles"), ("+1808", "Pacific/Honolulu"),
+           ("+4420", "Europe/London"), ("+6129", "Australia/Sydney"), ("+8131", "Asia/Tokyo"))
+
+
+def daytime_prefix() -> str:
+    for prefix, zone in REGIONS:
+        if 9 <= datetime.now(ZoneInfo(zone)).hour < 19:
+            return prefix
+    raise RuntimeError("no region in daytime")
+
+
+def patient_number(prefix: str, n: int) -> str:
+    return {"+4420": f"+44207946{n % 10000:04d}", "+6129": f"+61291{n:06d}",
+            "+8131": f"+81312{n:06d}"}.get(prefix, f"{prefix}200{n % 10000:04d}")
+
+
+def prepare(env: dict[str, str], coordinators: int) -> str:
+    admin = create_engine(DB_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    name = DB_URL.rsplit("/", 1)[1]
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                            {"n": name}).first():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = create_engine(DB_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    Redis.from_url(REDIS_URL).flushdb()
+    flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
+    steps = [["db", "upgrade"],
+             ["practice", "create", "--name", "Speed Aesthetics", "--number", NUMBER,
+              "--timezone", "America/Los_Angeles", "--hours", "mon-sun 00:00-24:00"]]
+    for i in range(coordinators):
+        steps.append(["coordinator", "create", "--practice", "Speed Aesthetics",
+                      "--name", f"C{i}", "--identity", f"c{i}"])
+        steps.append(["coordinator", "presence", f"c{i}", "available"])
+    for args in steps:
+        subprocess.run(flask + args, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(flask + ["practice", "api-key", "--practice", "Speed Aesthetics"],
+                         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def post_form(base: str, path: str, form: dict[str, str]) -> str:
+    url = base + path if path.startswith("/") else path
+    data = urlencode(form).encode()
+    req = urllib.request.Request(url, data=data, headers={
+        "X-Twilio-Signature": sign(AUTH_TOKEN, url, form),
+        "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def play_leg(base: str, form: dict[str, str], call_sid: str) -> None:
+    """The coordinator answers, the patient answers, "spoke with the patient", hang up."""
+    common = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "From": form["From"],
+              "To": form["To"], "Direction": "outbound-api", "CallStatus": "in-progress"}
+    body = post_form(base, form["Url"], common)
+    dial = ET.fromstring(body).find("Dial")
+    if dial is not None and dial.get("action"):
+        body = post_form(base, dial.get("action", ""), {
+            **common, "DialCallStatus": "completed", "DialCallSid": "CA" + "1" * 32})
+        gather = ET.fromstring(body).find("Gather")
+        if gather is not None:
+            post_form(base, gather.get("action", ""), {**common, "Digits": "1"})
+    post_form(base, form["StatusCallback"], {**common, "CallStatus": "completed",
+                                             "CallDuration": "0"})
+
+
+def twilio_side(base: str, stop: threading.Event, pool: ThreadPoolExecutor) -> None:
+    engine = create_engine(DB_URL)
+    seen = 0
+    while not stop.is_set():
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT id, form, response_sid FROM twilio_requests WHERE id > :i AND "
+                "url LIKE '%/Calls.json' ORDER BY id"), {"i": seen}).all()
+        for row_id, form, sid in rows:
+            seen = row_id
+            pool.submit(play_leg, base, form, sid)
+        time.sleep(0.05)
+    engine.dispose()
+
+
+def pct(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leads", type=int, default=1000)
+    parser.add_argument("--coordinators", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rq-workers", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--forking", action="store_true", help="RQ's forking Worker")
+    args = parser.parse_args()
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "sandbox_auth_token").write_text(AUTH_TOKEN)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL,
+               "PUBLIC_BASE_URL": base, "SECRET_KEY": "bench", "VAR_DIR": tmp}
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):  # sandbox: nothing leaves
+            env.pop(name, None)
+        key = prepare(env, args.coordinators)
+        bin_dir = Path(sys.executable).parent
+        procs.append(subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "--workers", str(args.web_workers), "--threads", "4",
+             "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level",
+             "error", "wsgi:app"], cwd=ROOT, env=env))
+        for _ in range(args.rq_workers):
+            cmd = [sys.executable, "-m", "contact_center.worker", "dialer", "default",
+                   "--reconcile-every", "5"]
+            procs.append(subprocess.Popen(cmd + ([] if args.forking else ["--simple"]),
+                                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        try:
+            for _ in range(150):
+                try:
+                    urllib.request.urlopen(base + "/healthz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            stop = threading.Event()
+            legs = ThreadPoolExecutor(max_workers=args.coordinators)
+            player = threading.Thread(target=twilio_side, args=(base, stop, legs), daemon=True)
+            player.start()
+            prefix = daytime_prefix()
+
+            def post(n: int) -> int:
+                body = json.dumps({"name": f"Lead {n}", "phone": patient_number(prefix, n),
+                                   "source": "bench", "sms_consent": True,
+                                   "consent_wording": "I agree to texts."}).encode()
+                req = urllib.request.Request(base + "/api/leads", data=body, headers={
+                    "Authorization": f"Bearer {key}", "Idempotency-Key": f"bench-{n}",
+                    "Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as response:
+                    return int(response.status)
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=args.concurrency) as clients:
+                statuses = list(clients.map(post, range(args.leads)))
+            accept_s = time.monotonic() - started
+            engine = create_engine(DB_URL)
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    done = conn.execute(text(
+                        "SELECT count(*) FROM callback_tasks WHERE status IN ('done','canceled')"
+                    )).scalar()
+                    texts = conn.execute(text("SELECT count(*) FROM twilio_requests WHERE "
+                                              "url LIKE '%/Messages.json'")).scalar()
+                if done == args.leads and texts == args.leads:
+                    break
+                time.sleep(0.5)
+            stop.set()
+            legs.shutdown(wait=True)
+            with engine.connect() as conn:
+                sms = [r[0] for r in conn.execute(text(
+                    "SELECT extract(epoch FROM min(t.created_at) - l.created_at) FROM leads l "
+                    "JOIN twilio_requests t ON t.url LIKE '%/Messages.json' "
+                    "AND t.form->>'To' = l.phone GROUP BY l.id"))]
+                dial_rows = conn.execute(text(
+                    "SELECT l.id, extract(epoch FROM min(t.created_at) - l.created_at) "
+                    "FROM leads l JOIN callback_attempts a ON a.task_id = l.callback_task_id "
+                    "JOIN twilio_requests t ON t.url LIKE '%/Calls.json' AND "
+                    "t.form->>'Url' LIKE '%attempt=' || a.id || '&%' GROUP BY l.id "
+                    "ORDER BY l.id")).all()
+            engine.dispose()
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=20)
+    dial = [float(r[1]) for r in dial_rows]
+    first = dial[: args.coordinators]
+    ok = sum(1 for s in statuses if s == 201)
+    kind = "forking Worker" if args.forking else "SimpleWorker"
+    print(f"speed-to-lead: {args.leads} leads, {args.coordinators} coordinators, "
+          f"{args.rq_workers} RQ {kind}s, gunicorn {args.web_workers}x4 threads, "
+          f"{os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"accepted {ok}/{args.leads} in {accept_s:.1f} s: {ok / accept_s:.0f} leads/s")
+    print(f"lead -> SMS request    ({len(sms)} texts): p50 {pct(sms, 50):.2f} s, "
+          f"p99 {pct(sms, 99):.2f} s (target p99 < 2 s: {'met' if pct(sms, 99) < 2 else 'missed'})")
+    print(f"lead -> coordinator leg dialed ({len(dial)} leads): p50 {pct(dial, 50):.2f} s, "
+          f"p99 {pct(dial, 99):.2f} s")
+    print(f"  first {len(first)} leads (a coordinator free on arrival): p50 {pct(first, 50):.2f}"
+          f" s, max {max(first, default=float('nan')):.2f} s (target p50 < 5 s: "
+          f"{'met' if first and pct(first, 50) < 5 else 'missed'})")
+    return 0 if ok == args.leads else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
