@@ -28,4 +28,12 @@ def seed(session: Session, now: datetime) -> str:
         )
     for name, identity in DEMO_COORDINATORS:
         practices.add_staff(session, practice, name=name, identity=identity, now=now)
-    return f"demo practice {'created' if created else 'already present'}: {DEMO_NAME} {DEMO_NUMBER}"
+    from contact_center.web import demo_data
+
+    logins = demo_data.seed_logins(session, practice, now)
+    if created:
+        demo_data.seed_sample_data(session, practice, now)
+    return (
+        f"demo practice {'created' if created else 'already present'}: {DEMO_NAME} {DEMO_NUMBER}"
+        f"\n  console logins (password {demo_data.DEMO_PASSWORD}): {', '.join(logins)}"
+    )
