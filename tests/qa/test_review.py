@@ -38,6 +38,7 @@ def scored_call(
     rec = recordings.recording_by_sid(session, sim.recordings[0]["RecordingSid"])
     call = session.get_one(Call, rec.call_id)
     session.get_one(Patient, call.patient_id).first_name = "Karen"
+    session.flush()
     transcript = transcripts.store_transcript(session, transcripts.RecognizedCall(
         rec.id, call.id, practice.id, "pocketsphinx", 40.0, 8.0, turns), clock.now())
     score_transcript(transcript.id)
