@@ -30,10 +30,7 @@ def seed(session: Session, now: datetime) -> str:
         practices.add_staff(session, practice, name=name, identity=identity, now=now)
     from contact_center.web import demo_data
 
-    logins = demo_data.seed_logins(session, practice, now)
+    demo_data.seed_logins(session, practice, now)  # the login page lists them in sandbox mode
     if created:
         demo_data.seed_sample_data(session, practice, now)
-    return (
-        f"demo practice {'created' if created else 'already present'}: {DEMO_NAME} {DEMO_NUMBER}"
-        f"\n  console logins (password {demo_data.DEMO_PASSWORD}): {', '.join(logins)}"
-    )
+    return f"demo practice {'created' if created else 'already present'}: {DEMO_NAME} {DEMO_NUMBER}"

@@ -9,7 +9,9 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from contact_center import auth
 from contact_center.db import session_scope
 from contact_center.models import Role
+from contact_center.web import demo_data
 from contact_center.web.access import current_user, log_in, log_out, login_view, safe_next
+from contact_center.webhooks import app_settings
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -21,7 +23,8 @@ HOME_BY_ROLE = {Role.COORDINATOR: "pages.console", Role.QA_LEAD: "pages.qa_calls
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
-        return render_template("login.html", email="", error=None)
+        return render_template("login.html", email="", error=None, demo=_demo_logins(),
+                               demo_password=demo_data.DEMO_PASSWORD)
     email = request.form.get("email", "")
     with session_scope() as s:
         user = auth.authenticate(s, email, request.form.get("password", ""))
@@ -30,9 +33,22 @@ def login() -> Response | str | tuple[str, int]:
     if user is None:
         logger.info("failed console login for %r from %s", email[:80], request.remote_addr)
         return render_template(
-            "login.html", email=email, error="That email and password do not match."
+            "login.html", email=email, error="That email and password do not match.",
+            demo=_demo_logins(), demo_password=demo_data.DEMO_PASSWORD,
         ), 401
     return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+
+
+def _demo_logins() -> list[tuple[str, str]]:
+    """In sandbox mode, the demo practice's logins (if seeded) are shown on the login page."""
+    if not app_settings().sandbox:
+        return []
+    with session_scope() as s:
+        return [
+            (email, role.value.replace("_", " "))
+            for _name, _identity, email, role in demo_data.DEMO_LOGINS
+            if auth.user_by_email(s, email) is not None
+        ]
 
 
 @bp.post("/logout")
