@@ -52,8 +52,9 @@ MET_BY_LINE = {
 }
 MISSED = {"recording_disclosure", "no_clinical_advice"}
 MET_BY_ABSENCE = {"no_pressure"}
-# Measured here with the bundled PocketSphinx model on this 8 kHz mu-law call: about 0.3 on
-# each side; the bound leaves room for decoder changes, not for a broken pipeline.
+# Measured here with the bundled PocketSphinx model on this 8 kHz mu-law call: 0.20 for the
+# coordinator, 0.41 for the patient; the bound catches a broken pipeline (swapped channels,
+# wrong rate), not small decoder changes.
 WER_BOUND = 0.5
 
 
