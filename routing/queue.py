@@ -157,6 +157,20 @@ def reserve_coordinator(
     ).first()
     if held is not None:
         return session.get(User, held.user_id)
+    return _reserve_free(session, practice_id, call_sid, now, exclude_user_ids,
+                         skill=skill, inbound_first=inbound_first)
+
+
+def _reserve_free(
+    session: Session,
+    practice_id: int,
+    call_sid: str,
+    now: datetime,
+    exclude_user_ids: Iterable[int],
+    *,
+    skill: str | None,
+    inbound_first: bool = False,
+) -> User | None:
     excluded = list(exclude_user_ids)
     for _ in range(5):  # another transaction may win the race for a candidate: pick again
         query = (
@@ -273,7 +287,7 @@ def route_call(
     if held is not None:
         return Routing(entry, user=session.get_one(User, held.user_id), position=0)
     if not _callers_ahead_compete(session, entry):
-        user = reserve_coordinator(
+        user = _reserve_free(  # no reservation is held (checked above)
             session, call.practice_id, call.call_sid, now, exclude_user_ids, skill=entry.skill
         )
         if user is not None:
@@ -311,6 +325,7 @@ def _assign(
         {"user_id": user.id, "identity": user.identity, "entry_id": entry.id,
          "wait_s": int((now - entry.enqueued_at).total_seconds())},
         dedupe_key=f"assigned:{entry.id}:{entry.offers}",
+        fresh=True,  # ``offers`` just grew: this key cannot exist yet
     )
     if redirect:
         outbox.after_commit(session, outbox.REDIRECT_WAITER, entry.id)
