@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from redis import Redis
+from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contact_center.jobs import DEFAULT
 from contact_center.models import TwilioRequest
 from contact_center.simulator import Answer, Caller, DialPlan, TwilioSimulator, new_sid
 from ivr.models import Call, CallEvent
@@ -15,6 +17,11 @@ from tests.factories import make_coordinator, make_practice
 from tests.openapi import problems
 
 PATIENT = "+13105550142"
+
+
+def recording_jobs(redis: Redis) -> list[str]:
+    """The queued jobs of the recordings feature (other features queue their own on a call)."""
+    return sorted(j for j in Queue(DEFAULT, connection=redis).job_ids if "recording" in j)
 
 
 def recording_form(twilio: TwilioSimulator, call_sid: str, recording_sid: str) -> dict[str, str]:
@@ -42,7 +49,9 @@ def test_replayed_recording_callback_is_stored_once(
     assert session.scalar(select(func.count()).select_from(Recording)) == 1
     # One download, queued by the first callback; the replay queued nothing more. In sandbox
     # mode there is no Twilio to download from, so the download is skipped.
-    assert drain_queues(redis) == 1
+    sid = replay["RecordingSid"]
+    assert recording_jobs(redis) == [f"download-recording-{sid}"]
+    drain_queues(redis)
     assert session.scalars(select(Recording.storage_state)).one() == StorageState.SKIPPED
 
 
@@ -65,7 +74,8 @@ def test_recording_without_consent_is_refused_and_deleted_at_twilio(
     ).one()
     assert compliance.detail == {"problem": "recording_without_consent", "recording_sid": rogue}
 
-    assert drain_queues(redis) == 1  # the replay did not queue a second delete
+    assert recording_jobs(redis) == [f"delete-recording-{rogue}"]  # the replay queued no second
+    drain_queues(redis)
     deletes = list(session.scalars(select(TwilioRequest).where(TwilioRequest.method == "DELETE")))
     assert [d.url.rsplit("/", 1)[1] for d in deletes] == [f"{rogue}.json"]
     assert problems("DELETE", deletes[0].url, deletes[0].form) == []
