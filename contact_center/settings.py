@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 EMBEDDED_REDIS = "embedded"
@@ -66,7 +66,15 @@ class Settings:
     # Vosk models installed by ``flask transcription install-model`` (site overridable in tests).
     vosk_models_dir: Path | None = None
     vosk_model_site: str = VOSK_MODEL_SITE
-    extra: Mapping[str, str] = field(default_factory=dict)
+    # Softphone access tokens are signed with an API key; a TwiML app enables outgoing calls.
+    twilio_api_key_sid: str = ""
+    twilio_api_key_secret: str = ""
+    twilio_twiml_app_sid: str = ""
+    # A reservation nobody acts on expires after this long (0: ring timeout + 40 s).
+    reservation_timeout_s: int = 0
+    routing_reconcile_every_s: int = 15
+    # Hold audio for queued callers (empty: the default classical loop Twilio hosts).
+    hold_music_url: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -107,9 +115,15 @@ class Settings:
             var_dir=var_dir,
             recordings_dir=Path(env.get("RECORDINGS_DIR", "").strip() or var_dir / "recordings"),
             vosk_model_path=env.get("VOSK_MODEL_PATH", "").strip() or None,
+            twilio_api_key_sid=env.get("TWILIO_API_KEY_SID", "").strip(),
+            twilio_api_key_secret=env.get("TWILIO_API_KEY_SECRET", "").strip(),
+            twilio_twiml_app_sid=env.get("TWILIO_TWIML_APP_SID", "").strip(),
             sandbox=sandbox,
             heartbeat_timeout_s=_int(env, "HEARTBEAT_TIMEOUT_S", 45),
             ring_timeout_s=_int(env, "RING_TIMEOUT_S", 20),
+            reservation_timeout_s=_int(env, "RESERVATION_TIMEOUT_S", 0),
+            routing_reconcile_every_s=_int(env, "ROUTING_RECONCILE_EVERY_S", 15),
+            hold_music_url=env.get("HOLD_MUSIC_URL", "").strip(),
             recordings_key=_hex_key(
                 env.get("RECORDINGS_KEY", "").strip() or _local_secret(var_dir, "recordings_key"),
                 "RECORDINGS_KEY",

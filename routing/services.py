@@ -12,7 +12,7 @@ must follow a decision (REST redirects, wrap-up timers) are enqueued after commi
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -84,18 +84,15 @@ class RoutingOptions:
     reservation_timeout_s: int = 60
     reconcile_every_s: int = 15
     hold_music_url: str = "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutingOptions:
-        extra = dict(settings.extra)
         return cls(
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
-            reservation_timeout_s=int(
-                extra.get("RESERVATION_TIMEOUT_S", settings.ring_timeout_s + 40)
-            ),
-            reconcile_every_s=int(extra.get("ROUTING_RECONCILE_EVERY_S", 15)),
-            hold_music_url=extra.get("HOLD_MUSIC_URL", cls.hold_music_url),
+            reservation_timeout_s=settings.reservation_timeout_s
+            or settings.ring_timeout_s + 40,
+            reconcile_every_s=settings.routing_reconcile_every_s,
+            hold_music_url=settings.hold_music_url or cls.hold_music_url,
         )
 
 

@@ -1,9 +1,8 @@
 """Routing over HTTP: the Enqueue wait/action URLs and the connect URL queued callers are
-redirected to (Twilio, signed), and JSON presence, heartbeat and queue endpoints.
+redirected to (Twilio, signed), and JSON wrap-up and queue endpoints.
 
-The JSON endpoints name the coordinator by softphone identity. The acting user is the
-console's logged-in user when there is one, else ``X-Coordinator-Identity`` (default: the
-coordinator changed). Unknown coordinators are refused (404), another practice's users (403).
+The JSON endpoints serve the console: a logged-in member of the practice only (presence and
+heartbeat themselves live with the console's own endpoints, which call routing's services).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 
 from contact_center import clock
@@ -21,13 +20,14 @@ from contact_center.db import session_scope
 from contact_center.errors import InvalidInput, NotFound
 from contact_center.models import Membership, Role, User
 from contact_center.voice import Pause, Script, apology_and_voicemail
+from contact_center.web.access import current_user, practice_view
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services as ivr
-from routing import jobs, presence, queue, services, waiting
-from routing.models import Presence, PresenceState, QueueEntry, QueueStatus
+from routing import jobs, queue, services, waiting
+from routing.models import Presence, QueueEntry, QueueStatus
 
 queue_bp = Blueprint("queue", __name__, url_prefix="/twilio/queue")
-api_bp = Blueprint("routing_api", __name__, url_prefix="/api/routing")
+api_bp = Blueprint("routing_api", __name__, url_prefix="/p/<int:practice_id>/api/routing")
 
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 LEAVE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Leave /></Response>'
@@ -131,21 +131,7 @@ def connect() -> Response:
     return twiml(script)
 
 
-# --- JSON for the console ------------------------------------------------------------------
-
-
-def _payload() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else request.form.to_dict()
-
-
-def _actor() -> str:
-    """Who is asking: the console's logged-in user when there is one, else the identity the
-    caller states (until console logins protect this endpoint)."""
-    logged_in = getattr(g.get("user"), "identity", None)
-    if logged_in:
-        return str(logged_in)
-    return request.headers.get("X-Coordinator-Identity", "").strip()
+# --- JSON for the console (logged-in users only, scoped to one practice) -----------------
 
 
 def _presence_json(p: Presence, user: User) -> dict[str, Any]:
@@ -160,65 +146,25 @@ def _presence_json(p: Presence, user: User) -> dict[str, Any]:
     }
 
 
-def _practice_id(data: Mapping[str, Any]) -> int | None:
-    raw = data.get("practice_id")
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("practice_id must be a number", "practice_id") from exc
-
-
-@api_bp.post("/presence")
-def set_presence() -> Response:
-    """``{"identity": "ava", "state": "available|away|offline", "practice_id": 1}``."""
-    data = _payload()
-    identity = str(data.get("identity", "")).strip()
-    raw = str(data.get("state", "")).strip()
-    try:
-        state = PresenceState(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"unknown presence {raw!r}", "state") from exc
-    actor = _actor() or identity
-    now = clock.now()
-    with session_scope() as session:
-        p = services.set_presence_as(session, actor, identity, state, now, _practice_id(data))
-        p.heartbeat_at = now
-        body = _presence_json(p, session.get_one(User, p.user_id))
-    return jsonify(body)
-
-
-@api_bp.post("/heartbeat")
-def heartbeat() -> Response:
-    """``{"identity": "ava"}``: the browser is alive (silence past the timeout sets offline)."""
-    identity = str(_payload().get("identity", "")).strip()
-    now = clock.now()
-    with session_scope() as session:
-        user = presence.user_by_identity(session, identity)
-        if not presence.coordinator_practice_ids(session, user.id):
-            raise NotFound(f"{identity!r} is not a coordinator")
-        body = _presence_json(services.heartbeat(session, user.id, now), user)
-    return jsonify(body)
-
-
 @api_bp.post("/wrap-up/extend")
-def extend_wrap_up() -> Response:
-    """``{"identity": "ava", "seconds": 60}``: more after-call time."""
-    data = _payload()
-    identity = str(data.get("identity", "")).strip()
+@practice_view()
+def extend_wrap_up(practice_id: int) -> Response:
+    """``{"seconds": 60}``: more after-call time for the logged-in coordinator."""
+    data = request.get_json(silent=True) or {}
     try:
         seconds = int(data.get("seconds", 60))
     except (TypeError, ValueError) as exc:
         raise InvalidInput("seconds must be a number", "seconds") from exc
-    now = clock.now()
+    me = current_user()
+    assert me is not None  # practice_view guarantees a login
     with session_scope() as session:
-        user = presence.user_by_identity(session, identity)
-        body = _presence_json(services.extend_wrap_up(session, user.id, seconds, now), user)
+        user = session.get_one(User, me.id)
+        body = _presence_json(services.extend_wrap_up(session, user.id, seconds, clock.now()), user)
     return jsonify(body)
 
 
-@api_bp.get("/practices/<int:practice_id>/queue")
+@api_bp.get("/queue")
+@practice_view()
 def practice_queue(practice_id: int) -> Response:
     """The practice's line (in order) and its coordinators' presence, for the wallboard."""
     now = clock.now()

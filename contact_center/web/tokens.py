@@ -1,7 +1,6 @@
 """Softphone access tokens: the Voice SDK registers with these (identity = the coordinator).
 
-Signed with an API key when one is configured (``TWILIO_API_KEY_SID`` / ``_SECRET`` in the
-settings' extras), else with the account SID and auth token; ``TWILIO_TWIML_APP_SID`` enables
+Signed with an API key when one is configured (``TWILIO_API_KEY_SID`` / ``_SECRET``), else with the account SID and auth token; ``TWILIO_TWIML_APP_SID`` enables
 outgoing calls from the browser. In sandbox mode the same kind of token is made so the
 sandbox device goes through the same motions (fetch, register, refresh before expiry).
 """
@@ -31,18 +30,17 @@ class SoftphoneToken:
 
 def voice_token(settings: Settings, identity: str, ttl: int = TOKEN_TTL_S) -> SoftphoneToken:
     """A Voice access token for ``identity`` with incoming calls allowed."""
-    extra = settings.extra
     token = AccessToken(
         settings.twilio_account_sid,
-        extra.get("TWILIO_API_KEY_SID") or settings.twilio_account_sid,
-        extra.get("TWILIO_API_KEY_SECRET") or settings.twilio_auth_token,
+        settings.twilio_api_key_sid or settings.twilio_account_sid,
+        settings.twilio_api_key_secret or settings.twilio_auth_token,
         identity=identity,
         ttl=ttl,
     )
     token.add_grant(
         VoiceGrant(
             incoming_allow=True,
-            outgoing_application_sid=extra.get("TWILIO_TWIML_APP_SID") or None,
+            outgoing_application_sid=settings.twilio_twiml_app_sid or None,
         )
     )
     return SoftphoneToken(token.to_jwt(), identity, ttl, REFRESH_BEFORE_S, settings.sandbox)

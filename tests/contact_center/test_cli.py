@@ -80,4 +80,5 @@ def test_seed_demo_is_idempotent(app: Flask, session: Session) -> None:
         0, "demo practice already present: Glow Aesthetics +14155550100\n"
     )
     assert session.scalar(select(func.count()).select_from(Practice)) == 1
-    assert session.scalar(select(func.count()).select_from(Membership)) == 2
+    # Two coordinators, plus the demo's QA lead and admin logins.
+    assert session.scalar(select(func.count()).select_from(Membership)) == 4

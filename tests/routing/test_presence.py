@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
+from contact_center.auth import set_password
 from contact_center.db import session_scope
 from contact_center.errors import Forbidden, NotFound
 from contact_center.models import Practice, Role
 from contact_center.simulator import Answer, Caller, TwilioSimulator
+from contact_center.web.access import SESSION_USER
 from routing import jobs as routing_jobs
 from routing import services as routing
 from routing.models import Presence, PresenceChange, PresenceState, QueueStatus
@@ -136,36 +138,38 @@ def test_presence_changes_are_refused_for_unknown_and_other_practices_users(
         routing.set_presence_as(session, "ava", "ava", PresenceState.AVAILABLE, now)
 
 
-def _csrf(client: FlaskClient) -> dict[str, str]:
+def _logged_in(client: FlaskClient, user_id: int) -> dict[str, str]:
+    """A console session for ``user_id`` (as the login page would leave it)."""
     with client.session_transaction() as web_session:
+        web_session[SESSION_USER] = user_id
         web_session["csrf"] = "t0ken"
     return {"X-CSRF-Token": "t0ken"}
 
 
-def test_presence_and_heartbeat_json(
+def test_queue_and_wrap_up_json_need_a_member_of_the_practice(
     session: Session, client: FlaskClient, practice: Practice
 ) -> None:
     other = make_practice(session, name="Skin Studio")
     ava = make_coordinator(session, practice, "ava", state=PresenceState.OFFLINE)
-    make_coordinator(session, other, "zoe")
-    headers = _csrf(client)
-    response = client.post("/api/routing/presence", headers=headers,
-                           json={"identity": "ava", "state": "available"})
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json()["state"] == "available"
-    assert state_of(session, ava.id).heartbeat_at is not None
-    assert client.post("/api/routing/presence", headers=headers,
-                       json={"identity": "ghost", "state": "away"}).status_code == 404
-    forged = client.post("/api/routing/presence",
-                         headers={**headers, "X-Coordinator-Identity": "zoe"},
-                         json={"identity": "ava", "state": "offline"})
-    assert forged.status_code == 403
-    assert client.post("/api/routing/presence", headers=headers,
-                       json={"identity": "ava", "state": "on_call"}).status_code == 422
-    beat = client.post("/api/routing/heartbeat", headers=headers, json={"identity": "ava"})
-    assert beat.status_code == 200 and beat.get_json()["heartbeat_at"]
-    assert client.post("/api/routing/heartbeat", headers=headers,
-                       json={"identity": "ghost"}).status_code == 404
-    line = client.get(f"/api/routing/practices/{practice.id}/queue").get_json()
+    zoe = make_coordinator(session, other, "zoe")
+    for user in (ava, zoe):
+        set_password(user, "correct horse battery")
+    session.flush()
+    queue_url = f"/p/{practice.id}/api/routing/queue"
+    extend_url = f"/p/{practice.id}/api/routing/wrap-up/extend"
+    assert client.get(queue_url).status_code == 401  # nobody logged in
+
+    headers = _logged_in(client, zoe.id)  # another practice's coordinator
+    assert client.get(queue_url).status_code == 404
+    assert client.post(extend_url, headers=headers, json={"seconds": 30}).status_code == 404
+
+    headers = _logged_in(client, ava.id)
+    line = client.get(queue_url).get_json()
     assert line["line"] == [] and line["coordinators"][0]["identity"] == "ava"
-    assert state_of(session, ava.id).state is PresenceState.AVAILABLE
+    after_call = state_of(session, ava.id)  # as a call's end leaves it
+    after_call.state, after_call.wrap_up_until = PresenceState.WRAP_UP, clock.now()
+    session.flush()
+    extended = client.post(extend_url, headers=headers, json={"seconds": 90})
+    assert extended.status_code == 200, extended.get_json()
+    assert extended.get_json()["state"] == "wrap_up" and extended.get_json()["wrap_up_until"]
+    assert client.post(extend_url, headers=headers, json={"seconds": "x"}).status_code == 422
