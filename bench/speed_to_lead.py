@@ -142,6 +142,9 @@ def pct(values: list[float], q: int) -> float:
 
 
 def main() -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still stop the servers (finally)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--coordinators", type=int, default=10)
@@ -149,6 +152,7 @@ def main() -> int:
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--forking", action="store_true", help="RQ's forking Worker")
+    parser.add_argument("--wait", type=int, default=300, help="seconds to wait for the dialer")
     args = parser.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,15 +203,14 @@ def main() -> int:
                 statuses = list(clients.map(post, range(args.leads)))
             accept_s = time.monotonic() - started
             engine = create_engine(DB_URL)
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
+            deadline = time.monotonic() + args.wait
+            while time.monotonic() < deadline:  # every text sent and every lead dialed once
                 with engine.connect() as conn:
-                    done = conn.execute(text(
-                        "SELECT count(*) FROM callback_tasks WHERE status IN ('done','canceled')"
-                    )).scalar()
-                    texts = conn.execute(text("SELECT count(*) FROM twilio_requests WHERE "
-                                              "url LIKE '%/Messages.json'")).scalar()
-                if done == args.leads and texts == args.leads:
+                    texts, dialed = conn.execute(text(
+                        "SELECT (SELECT count(*) FROM twilio_requests WHERE url LIKE "
+                        "'%/Messages.json'), (SELECT count(DISTINCT task_id) FROM "
+                        "callback_attempts WHERE dialed_at IS NOT NULL)")).one()
+                if texts >= args.leads and dialed >= args.leads:
                     break
                 time.sleep(0.5)
             stop.set()
