@@ -212,13 +212,13 @@ def handle_inbound_sms(session: Session, event: InboundSms, now: datetime) -> Sm
         patient_id=patient.id if patient else None,
         note="text message",
     )
-    ack = acknowledgment(session, practice, now, task.due_at)
+    ack: str | None = acknowledgment(session, practice, now, task.due_at)
     try:
         messaging.send_sms(
             session,
             practice,
             phone,
-            ack,
+            ack or "",
             MessageKind.ACKNOWLEDGMENT,
             now,
             direct_reply=True,
