@@ -25,12 +25,19 @@ from ivr.models import Call, CallStatus, Direction
 from routing import services as routing
 from routing import sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt
-from routing.models import CallbackReason, CallbackStatus, CallbackTask, PresenceState
+from routing.models import (
+    CallbackReason,
+    CallbackStatus,
+    CallbackTask,
+    PresenceState,
+    QueueEntry,
+)
 
 logger = logging.getLogger(__name__)
 
 # An inbound caller this recent, live and not yet with a coordinator, goes first.
-INBOUND_PRIORITY_WINDOW = timedelta(minutes=15)
+# A caller still in the IVR this long after calling in has hung up (lost status callback).
+IVR_WINDOW = timedelta(minutes=3)
 PATIENT_RING_TIMEOUT_S = 25
 ALREADY_HANDLED = Script.of(Say("This callback has already been handled. Thank you."), Hangup())
 
@@ -130,12 +137,12 @@ def _stop_reason(session: Session, task: CallbackTask) -> str | None:
 
 
 def inbound_waiting(session: Session, practice_id: int, now: datetime) -> bool:
-    """True while an inbound caller of the practice is live and not with a coordinator.
-
-    NOTE: the routing engineer's inbound queue (<Enqueue>) is being built in parallel; until it
-    exposes its waiting callers, this reads the ``calls`` table: a recent inbound call that has
-    not ended, nobody answered and nobody is reserved for (callers in the IVR or the queue).
+    """True while an inbound caller of the practice waits in its queue, or is still in the
+    IVR (greeting, consent, menu) and about to ask for a coordinator: callbacks wait for both.
     """
+    if routing.inbound_waiting(session, practice_id):
+        return True
+    asked_for_coordinator = exists().where(QueueEntry.call_sid == Call.call_sid)
     return bool(
         session.scalar(
             select(
@@ -149,7 +156,8 @@ def inbound_waiting(session: Session, practice_id: int, now: datetime) -> bool:
                     Call.status.in_(
                         (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
                     ),
-                    Call.started_at >= now - INBOUND_PRIORITY_WINDOW,
+                    Call.started_at >= now - IVR_WINDOW,
+                    ~asked_for_coordinator,
                 )
             )
         )
@@ -194,7 +202,9 @@ def claim(session: Session, attempt_id: int, now: datetime) -> DialOrder | Wait 
     if inbound_waiting(session, practice.id, now):
         return Wait(None)  # inbound callers take priority over callbacks
     token = secrets.token_hex(16)
-    user = routing.reserve_coordinator(session, practice.id, reservation_key(token), now, ())
+    user = routing.reserve_coordinator(
+        session, practice.id, reservation_key(token), now, (), inbound_first=True
+    )
     if user is None:
         return Wait(None)
     attempt.state = AttemptState.CLAIMED
