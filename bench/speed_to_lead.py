@@ -170,7 +170,7 @@ def main() -> int:
              "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--log-level",
              "error", "wsgi:app"], cwd=ROOT, env=env))
         for _ in range(args.rq_workers):
-            cmd = [sys.executable, "-m", "contact_center.worker", "dialer", "default",
+            cmd = [sys.executable, "-m", "contact_center.worker", "messages", "dialer", "default",
                    "--reconcile-every", "5"]
             procs.append(subprocess.Popen(cmd + ([] if args.forking else ["--simple"]),
                                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -19,11 +19,13 @@ from contact_center.settings import EMBEDDED_REDIS, Settings
 
 logger = logging.getLogger(__name__)
 
-# Queue names, in the order a worker serves them: speed-to-lead first, heavy work last.
+# Queue names, in the order a worker serves them: speed-to-lead first (texts, then dials, so
+# an instant reply never waits behind a burst of dial jobs), heavy work last.
+MESSAGES = "messages"
 DIALER = "dialer"
 DEFAULT = "default"
 TRANSCRIPTION = "transcription"
-ALL_QUEUES = (DIALER, DEFAULT, TRANSCRIPTION)
+ALL_QUEUES = (MESSAGES, DIALER, DEFAULT, TRANSCRIPTION)
 
 _connections: dict[str, Redis] = {}
 

@@ -6,7 +6,7 @@ import logging
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import DIALER, enqueue, enqueue_at
+from contact_center.jobs import MESSAGES, enqueue, enqueue_at
 from contact_center.messaging import services
 from contact_center.messaging.models import Message
 from contact_center.runtime import current_settings
@@ -62,11 +62,11 @@ def schedule_delivery(settings: Settings, message_id: int, send_after: object = 
             send_after,
             deliver_message,
             message_id,
-            queue=DIALER,
+            queue=MESSAGES,
             job_id=f"sms-{message_id}-at",
         )
     else:
-        enqueue(settings, deliver_message, message_id, queue=DIALER, job_id=f"sms-{message_id}")
+        enqueue(settings, deliver_message, message_id, queue=MESSAGES, job_id=f"sms-{message_id}")
 
 
 def text_back_missed_call(call_sid: str) -> None:
