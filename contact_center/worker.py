@@ -8,12 +8,20 @@ which picks a job up in about 5 ms instead of about 10 ms: for the latency-criti
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 
 from contact_center import create_app
-from contact_center.jobs import ALL_QUEUES, get_redis
+from contact_center.jobs import ALL_QUEUES, DEFAULT, DIALER, TRANSCRIPTION, enqueue, get_redis
 from contact_center.runtime import current_settings
+
+logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,15 +31,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--simple", action="store_true", help="run jobs without forking")
     parser.add_argument(
         "--reconcile-every", type=float, default=15.0, metavar="SECONDS",
-        help="enqueue the reconciler this often (0: never); it re-enqueues what the database "
+        help="enqueue the reconcilers this often (0: never); they re-enqueue what the database "
         "says is due, so a flushed Redis or a killed worker loses nothing",
     )
     args = parser.parse_args(argv)
     app = create_app()
-    connection = get_redis(current_settings())
+    settings = current_settings()
+    connection = get_redis(settings)
+    if TRANSCRIPTION in args.queues:
+        from transcription.jobs import prepare_worker
+
+        # Load the speech engine once, now: a missing or corrupt model stops the worker here.
+        logger.info("speech engine ready: %s", prepare_worker(settings))
     worker_class = SimpleWorker if args.simple else Worker
     if args.reconcile_every > 0 and not args.burst:
-        _start_reconciler(args.reconcile_every)
+        _start_maintenance(args.reconcile_every)
     with app.app_context():
         worker = worker_class(
             [Queue(name, connection=connection) for name in args.queues], connection=connection
@@ -39,26 +53,42 @@ def main(argv: list[str] | None = None) -> None:
         worker.work(burst=args.burst, with_scheduler=True)
 
 
-def _start_reconciler(every_s: float) -> None:
-    """A ticker in this process (not in Redis, so a flush cannot lose it) that enqueues the
-    reconciler; its fixed job id keeps several workers from piling up runs."""
-    import logging
-    import threading
-
-    from contact_center.jobs import DIALER, enqueue
+def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, str]]:
+    """(period, job, queue, job id) of the periodic work: each job reads the database for what
+    is due, so running it late or twice is harmless."""
+    from recordings.jobs import enqueue_retention, reconcile_downloads
+    from routing import jobs as routing_jobs
     from routing.dialer_jobs import reconcile_due
 
+    return [
+        (every_s, routing_jobs.reconcile, DIALER, "routing-reconcile"),
+        (every_s, reconcile_due, DIALER, "reconcile"),
+        (max(every_s, 300.0), reconcile_downloads, DEFAULT, "recordings-reconcile"),
+        (max(every_s, 3600.0), enqueue_retention, DEFAULT, "recordings-retention"),
+    ]
+
+
+def _start_maintenance(every_s: float) -> None:
+    """A ticker in this process (not in Redis, so a flush cannot lose it) that enqueues the
+    periodic jobs; fixed job ids keep several workers from piling up runs."""
     settings = current_settings()
+    schedule = _maintenance(every_s)
+    last_run = [0.0] * len(schedule)
     stop = threading.Event()
 
     def tick() -> None:
-        while not stop.wait(every_s):
-            try:
-                enqueue(settings, reconcile_due, queue=DIALER, job_id="reconcile", retries=0)
-            except Exception:  # Redis away: the next tick tries again
-                logging.getLogger(__name__).exception("could not enqueue the reconciler")
+        while not stop.wait(min(every_s, 5.0)):
+            now = time.monotonic()
+            for i, (period, job, queue, job_id) in enumerate(schedule):
+                if now - last_run[i] < period:
+                    continue
+                last_run[i] = now
+                try:
+                    enqueue(settings, job, queue=queue, job_id=job_id, retries=0)
+                except RedisError:  # Redis away: the next tick tries again
+                    logger.exception("could not enqueue %s", job_id)
 
-    threading.Thread(target=tick, name="reconciler", daemon=True).start()
+    threading.Thread(target=tick, name="maintenance", daemon=True).start()
 
 
 if __name__ == "__main__":
