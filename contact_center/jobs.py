@@ -7,11 +7,13 @@ needs has committed. Unexpected exceptions propagate so RQ records and retries t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -28,6 +30,16 @@ TRANSCRIPTION = "transcription"
 ALL_QUEUES = (MESSAGES, DIALER, DEFAULT, TRANSCRIPTION)
 
 _connections: dict[str, Redis] = {}
+
+
+@contextmanager
+def left_to_reconciler(what: str) -> Iterator[None]:
+    """For enqueues after a commit whose rows a reconciler re-reads: if Redis is away, log it
+    and go on (the request already succeeded; the reconciler enqueues the work later)."""
+    try:
+        yield
+    except RedisError:
+        logger.warning("redis unavailable; %s left to the reconciler", what, exc_info=True)
 
 
 def redis_url(settings: Settings) -> str:

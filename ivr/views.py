@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import enqueue
+from contact_center.jobs import enqueue, left_to_reconciler
 from contact_center.messaging.jobs import text_back_missed_call
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
@@ -94,10 +94,11 @@ def status() -> Response:
         moved = services.update_call_status(session, event, clock.now())
     if moved and event.status in FINAL_STATUSES:
         # Missed-call text-back; the job checks the call went unanswered and may be texted.
-        enqueue(
-            app_settings(), text_back_missed_call, event.call_sid,
-            job_id=f"text-back-{event.call_sid}",
-        )
+        with left_to_reconciler(f"text-back {event.call_sid}"):
+            enqueue(
+                app_settings(), text_back_missed_call, event.call_sid,
+                job_id=f"text-back-{event.call_sid}",
+            )
     return twiml(EMPTY)
 
 

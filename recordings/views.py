@@ -6,7 +6,7 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import enqueue
+from contact_center.jobs import enqueue, left_to_reconciler
 from contact_center.voice import EMPTY
 from contact_center.webhooks import app_settings, twilio_signed, twiml
 from ivr.events import RecordingStatus
@@ -27,11 +27,12 @@ def status() -> Response:
     )
     with session_scope() as session:
         decision = services.attach_recording(session, event, source, clock.now())
-    if decision.keep and decision.new:
-        jobs.enqueue_download(app_settings(), decision.recording_sid)
-    if not decision.keep:
-        enqueue(
-            app_settings(), jobs.delete_at_twilio, decision.recording_sid,
-            job_id=f"delete-recording-{decision.recording_sid}",
-        )
+    with left_to_reconciler(f"recording {decision.recording_sid}"):
+        if decision.keep and decision.new:
+            jobs.enqueue_download(app_settings(), decision.recording_sid)
+        if not decision.keep:
+            enqueue(
+                app_settings(), jobs.delete_at_twilio, decision.recording_sid,
+                job_id=f"delete-recording-{decision.recording_sid}",
+            )
     return twiml(EMPTY)

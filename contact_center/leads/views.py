@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from contact_center import clock
 from contact_center.db import session_scope
+from contact_center.jobs import left_to_reconciler
 from contact_center.leads import services
 from contact_center.messaging.jobs import schedule_delivery
 from contact_center.webhooks import app_settings
@@ -48,10 +49,12 @@ def create_lead() -> tuple[Response, int]:
             return jsonify(error="a request with this Idempotency-Key is in progress"), 409
         accepted = replay
     settings = app_settings()
-    if accepted.message_id is not None:
-        schedule_delivery(settings, accepted.message_id)
-    if accepted.attempt_id is not None:
-        dialer_jobs.schedule_attempt(settings, accepted.attempt_id, accepted.attempt_due)
+    # The lead is committed: if Redis is away, the reconciler sends and dials it later.
+    with left_to_reconciler("lead follow-up"):
+        if accepted.message_id is not None:
+            schedule_delivery(settings, accepted.message_id)
+        if accepted.attempt_id is not None:
+            dialer_jobs.schedule_attempt(settings, accepted.attempt_id, accepted.attempt_due)
     response = jsonify(accepted.body)
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -10,6 +10,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
+from contact_center.jobs import left_to_reconciler
 from contact_center.messaging import services
 from contact_center.messaging.events import InboundSms, SmsStatus
 from contact_center.twilio import clean_text
@@ -39,7 +40,8 @@ def incoming() -> Response:
     with session_scope() as session:
         handled = sms.handle_inbound_sms(session, event, clock.now())
     if handled.dial_attempt_id is not None:
-        dialer_jobs.schedule_attempt(app_settings(), handled.dial_attempt_id, handled.dial_due)
+        with left_to_reconciler(f"callback for sms {event.message_sid}"):
+            dialer_jobs.schedule_attempt(app_settings(), handled.dial_attempt_id, handled.dial_due)
     return _messaging_twiml(handled.reply)
 
 
