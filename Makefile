@@ -6,8 +6,8 @@ run:   ## install and run web + worker on the embedded default, with the demo pr
 test:  ## install what tests need, start PostgreSQL and Redis, run the whole suite
 	bash scripts/test.sh
 
-bench: ## the benchmarks (need what `make test` installs)
-	.venv/bin/python bench/voice_webhook.py
+bench: ## every benchmark (needs what `make test` installs)
+	for b in voice_webhook routing speed_to_lead transcription; do .venv/bin/python bench/$$b.py || exit 1; done
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
