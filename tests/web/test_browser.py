@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
+
+# CI shares two cores between the browser, the server, PostgreSQL and Redis: be patient.
+expect.set_options(timeout=20_000)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -90,6 +93,7 @@ def test_console_end_to_end(
     ava: User = glow["ava"]
     pid = practice.id
     context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(30_000)
     console = context.new_page()
     log_in(console, live_server, ava.email or "")
     expect(console).to_have_url(re.compile(rf"/p/{pid}/console$"))
