@@ -243,13 +243,14 @@ class StoredAudio:
     sha256: str | None
     channels: int
     source: RecordingSource
+    size: int | None = None  # plaintext bytes (for HTTP ranges)
 
 
 def stored_audio(rec: Recording) -> StoredAudio:
     if rec.storage_state is not StorageState.STORED or rec.stored_path is None:
         raise NotFound(f"recording {rec.recording_sid} has no stored audio ({rec.storage_state})")
     return StoredAudio(rec.id, rec.recording_sid, rec.call_id, Path(rec.stored_path), rec.sha256,
-                       rec.channels, rec.source)
+                       rec.channels, rec.source, rec.size_bytes)
 
 
 def open_recording(

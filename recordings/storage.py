@@ -166,6 +166,21 @@ class RecordingStore:
         if sha256 is not None and digest.hexdigest() != sha256:
             raise StorageError(f"stored recording {recording_sid} does not match its checksum")
 
+    def read_range(
+        self, path: Path, recording_sid: str, start: int, end: int
+    ) -> Iterator[bytes]:
+        """Yield plaintext bytes ``start..end`` (inclusive), decrypting segment by segment so
+        memory stays flat (the segments before ``start`` are decrypted and dropped)."""
+        offset = 0
+        for chunk in self.read(path, recording_sid):
+            lo, hi = offset, offset + len(chunk)
+            offset = hi
+            if hi <= start:
+                continue
+            yield chunk[max(start - lo, 0) : min(end + 1 - lo, len(chunk))]
+            if hi > end:
+                return
+
     @contextmanager
     def plaintext_copy(self, path: Path, recording_sid: str, sha256: str | None) -> Iterator[Path]:
         """A decrypted copy in a private temporary file (0600), removed on exit.

@@ -16,6 +16,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from werkzeug.http import parse_range_header
 
 from contact_center import auth, clock
 from contact_center.db import session_scope
@@ -189,9 +190,36 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     with session_scope() as s:
         review.recording_in_practice(s, practice_id, call_id, recording_id)
         audio = open_recording(s, _reader(), recording_id, clock.now())
-    chunks = store_for(app_settings()).read(audio.path, audio.recording_sid, audio.sha256)
-    return Response(stream_with_context(chunks), mimetype="audio/wav",
-                    headers={"Cache-Control": "private, no-store"})
+    store = store_for(app_settings())
+    headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
+    wanted = _byte_range(request.headers.get("Range"), audio.size)
+    if wanted is None or audio.size is None:
+        # The whole file: its checksum is verified once the last byte is out.
+        chunks = store.read(audio.path, audio.recording_sid, audio.sha256)
+        if audio.size is not None:
+            headers["Content-Length"] = str(audio.size)
+        return Response(stream_with_context(chunks), mimetype="audio/wav", headers=headers)
+    start, end = wanted
+    # A range lets the player seek (evidence links jump to the moment a criterion was met).
+    headers["Content-Range"] = f"bytes {start}-{end}/{audio.size}"
+    headers["Content-Length"] = str(end - start + 1)
+    chunks = store.read_range(audio.path, audio.recording_sid, start, end)
+    return Response(stream_with_context(chunks), status=206, mimetype="audio/wav",
+                    headers=headers)
+
+
+def _byte_range(header: str | None, size: int | None) -> tuple[int, int] | None:
+    """The first range of a ``Range: bytes=a-b`` header within ``size``; None for the whole
+    file (no header, several ranges, or one we do not understand)."""
+    if not header or size is None or size <= 0:
+        return None
+    ranges = parse_range_header(header)
+    if ranges is None or len(ranges.ranges) != 1:
+        return None
+    bounds = ranges.range_for_length(size)
+    if bounds is None:
+        return None
+    return bounds[0], bounds[1] - 1
 
 
 def _review_action(practice_id: int, call_id: int, action: str) -> Response:

@@ -171,9 +171,19 @@ def test_a_qa_lead_plays_a_demo_recording_in_the_console(
     page = client.get(f"/p/{call.practice_id}/calls/{call.id}").get_data(as_text=True)
     match = re.search(r'<audio id="player"[^>]* src="([^"]+)"', page)
     assert match, "the call page has no audio player"
+    wav = demo_audio(DEMO_CALLS[0].audio).wav
     response = client.get(match.group(1))
     assert response.status_code == 200 and response.mimetype == "audio/wav"
-    assert response.get_data() == demo_audio(DEMO_CALLS[0].audio).wav
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Length"] == str(len(wav))
+    assert response.get_data() == wav
+    # The player seeks with ranges: evidence links jump into the middle of the call.
+    middle = client.get(match.group(1), headers={"Range": "bytes=100000-165535"})
+    assert middle.status_code == 206
+    assert middle.headers["Content-Range"] == f"bytes 100000-165535/{len(wav)}"
+    assert middle.get_data() == wav[100000:165536]
+    tail = client.get(match.group(1), headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.get_data() == wav[-10:]
 
 
 def test_without_a_recordings_key_the_demo_recordings_stay_pending(session: Session) -> None:
