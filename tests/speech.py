@@ -1,4 +1,4 @@
-"""Synthesize two-sided test calls with Festival and sox, shaped like Twilio dual-channel recordings.
+"""Synthesize two-sided test calls with Festival and sox, shaped like Twilio dual recordings.
 
 Each line of a script is spoken by Festival in the voice of its speaker, resampled to the call's
 rate with sox, and placed on that speaker's track after the previous line ends plus a short gap,
@@ -136,29 +136,20 @@ def build_call(
     Each line starts gap_s after the previous line ends (whoever spoke it); the other channel is
     silent meanwhile. Returns the file and the span of every line on the call's timeline.
     """
-    if out_path.exists() and out_path.with_suffix(".done").exists():
-        return _describe(script, out_path, cache_dir, sample_rate, gap_s, lead_s, telephone)
     spoken = _layout(script, cache_dir, sample_rate, gap_s, lead_s, telephone)
-    total = max(line.end_s for line in spoken) + lead_s
-    with tempfile.TemporaryDirectory(dir=cache_dir) as work_dir:
-        work = Path(work_dir)
-        tracks = [_build_track(spoken, track, script, cache_dir, work, sample_rate, telephone, total)
-                  for track in (0, 1)]
-        _run(["sox", "-M", str(tracks[0]), str(tracks[1]), "-b", "16", str(out_path)])
-    out_path.with_suffix(".done").write_text("ok\n")
-    return SynthCall(out_path, sample_rate, tuple(spoken), wav_duration(out_path))
-
-
-def _describe(
-    script: Sequence[Line],
-    out_path: Path,
-    cache_dir: Path,
-    sample_rate: int,
-    gap_s: float,
-    lead_s: float,
-    telephone: bool,
-) -> SynthCall:
-    spoken = _layout(script, cache_dir, sample_rate, gap_s, lead_s, telephone)
+    done = out_path.with_suffix(".done")
+    key = _key(script, sample_rate, gap_s, lead_s, telephone)
+    if not (out_path.exists() and done.exists() and done.read_text().strip() == key):
+        total = max(line.end_s for line in spoken) + lead_s
+        with tempfile.TemporaryDirectory(dir=cache_dir) as work_dir:
+            tracks = [
+                _build_track(
+                    spoken, track, cache_dir, Path(work_dir), sample_rate, telephone, total
+                )
+                for track in (0, 1)
+            ]
+            _run(["sox", "-M", str(tracks[0]), str(tracks[1]), "-b", "16", str(out_path)])
+        done.write_text(key + "\n")
     return SynthCall(out_path, sample_rate, tuple(spoken), wav_duration(out_path))
 
 
@@ -183,7 +174,6 @@ def _layout(
 def _build_track(
     spoken: Sequence[SpokenLine],
     track: int,
-    script: Sequence[Line],
     cache_dir: Path,
     work: Path,
     sample_rate: int,
@@ -191,23 +181,22 @@ def _build_track(
     total_s: float,
 ) -> Path:
     """Concatenate one speaker's lines, each padded with the silence before it, to total_s."""
-    pieces: list[Path] = []
+    out = work / f"track{track}.wav"
+    pieces: list[str] = []
     position = 0.0
     for index, line in enumerate(spoken):
         if TRACK_OF[line.speaker] != track:
             continue
-        source = synthesize_line(script[index].text, line.speaker, cache_dir, sample_rate,
-                                 telephone)
+        source = synthesize_line(line.text, line.speaker, cache_dir, sample_rate, telephone)
         padded = work / f"t{track}-{index}.wav"
         _run(["sox", str(source), str(padded), "pad", f"{line.start_s - position:.6f}", "0"])
-        pieces.append(padded)
+        pieces.append(str(padded))
         position = line.end_s
-    out = work / f"track{track}.wav"
-    if not pieces:
-        _run(["sox", "-n", "-r", str(sample_rate), "-b", "16", "-c", "1", str(out),
-              "trim", "0", f"{total_s:.6f}"])
+    if not pieces:  # a side that never speaks: silence the length of the call
+        silence = ["-n", "-r", str(sample_rate), "-b", "16", "-c", "1"]
+        _run(["sox", *silence, str(out), "trim", "0", f"{total_s:.6f}"])
         return out
-    _run(["sox", *map(str, pieces), str(out), "pad", "0", f"{total_s - position:.6f}"])
+    _run(["sox", *pieces, str(out), "pad", "0", f"{total_s - position:.6f}"])
     return out
 
 
@@ -281,5 +270,63 @@ EVAL_CALLS: dict[str, tuple[Line, ...]] = {
         Line(PATIENT, "One in the afternoon, please."),
         Line(COORDINATOR, "Done. There is no fee since you called a day ahead."),
         Line(PATIENT, "Thank you so much, have a nice day."),
+    ),
+    "first_visit_questions": (
+        Line(PATIENT, "Hi, I am coming in for the first time on Saturday."),
+        Line(COORDINATOR, "Welcome! Is there something I can answer before your visit?"),
+        Line(PATIENT, "Should I wear makeup to the appointment?"),
+        Line(COORDINATOR, "It is best to come with a clean face if you can."),
+        Line(PATIENT, "Got it. And where should I park?"),
+        Line(COORDINATOR, "There is a garage across the street, and we pay for the first hour."),
+        Line(PATIENT, "That is very helpful, thank you."),
+        Line(COORDINATOR, "My pleasure. See you on Saturday."),
+    ),
+    "gift_card": (
+        Line(PATIENT, "Hello, do you sell gift cards for a facial?"),
+        Line(COORDINATOR, "We do, you can buy them in any amount."),
+        Line(PATIENT, "I want to get one for my sister's birthday."),
+        Line(COORDINATOR, "How nice. Would you like us to mail it or send it by email?"),
+        Line(PATIENT, "Email would be easier, she lives in another state."),
+        Line(COORDINATOR, "No problem. What amount would you like to put on it?"),
+        Line(PATIENT, "Let's do two hundred dollars."),
+        Line(COORDINATOR, "Perfect, I will send you a payment link right now."),
+    ),
+    "missed_call_back": (
+        Line(COORDINATOR, "Hello, I am returning a missed call from this number."),
+        Line(PATIENT, "Yes, I called earlier about getting my eyebrows done."),
+        Line(COORDINATOR, "Sure. Were you thinking of a tint or a lift?"),
+        Line(PATIENT, "I am not sure, what is the difference?"),
+        Line(COORDINATOR, "A tint adds color, and a lift changes the shape for a few weeks."),
+        Line(PATIENT, "I think I want the lift then."),
+        Line(COORDINATOR, "Great, the next opening is Tuesday at noon."),
+        Line(PATIENT, "Noon on Tuesday is fine."),
+    ),
+    "post_treatment": (
+        Line(PATIENT, "Hi, I had my lips done two days ago and they are still swollen."),
+        Line(COORDINATOR, "Thank you for letting us know. Are you in any pain?"),
+        Line(PATIENT, "Not really, they just feel tight."),
+        Line(COORDINATOR, "I will ask our nurse to call you back within the hour."),
+        Line(PATIENT, "Okay, should I put ice on them?"),
+        Line(COORDINATOR, "The nurse will go over that with you when she calls."),
+        Line(PATIENT, "Alright, my number is the one I am calling from."),
+        Line(COORDINATOR, "Got it, she will call you shortly."),
+    ),
+    "price_shopping": (
+        Line(PATIENT, "Hi, I am calling around to compare prices for a facial."),
+        Line(COORDINATOR, "Sure, our signature facial is one hundred twenty dollars."),
+        Line(PATIENT, "Does that include the mask and the massage?"),
+        Line(COORDINATOR, "Yes, it includes both and takes about an hour."),
+        Line(PATIENT, "Another place quoted me ninety dollars."),
+        Line(COORDINATOR, "I understand. We also have a first visit discount of twenty percent."),
+        Line(PATIENT, "Okay, that makes it about the same."),
+        Line(COORDINATOR, "Would you like me to hold a time for you this week?"),
+    ),
+    "wrong_number": (
+        Line(COORDINATOR, "Good evening, thank you for calling, this is Lauren."),
+        Line(PATIENT, "Hi, is this the dentist office?"),
+        Line(COORDINATOR, "No, I am sorry, this is a skin clinic."),
+        Line(PATIENT, "Oh, I must have dialed the wrong number."),
+        Line(COORDINATOR, "That is alright, it happens all the time."),
+        Line(PATIENT, "Sorry to bother you, good night."),
     ),
 }

@@ -30,9 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from scipy.signal import firwin, lfilter
+from scipy.signal import firwin, upfirdn
 
 from transcription.errors import TranscriptionError
 
@@ -104,8 +105,8 @@ def read_wav_info(source: Source) -> WavInfo:
         raise TranscriptionError(f"recording {path} has a truncated WAV header") from exc
 
 
-def _parse_riff(path: Path, f: object, file_size: int) -> WavInfo:
-    read = f.read  # type: ignore[attr-defined]
+def _parse_riff(path: Path, f: BinaryIO, file_size: int) -> WavInfo:
+    read = f.read
     header = read(12)
     if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
         raise TranscriptionError(f"recording {path} is not a RIFF/WAVE file")
@@ -124,16 +125,20 @@ def _parse_riff(path: Path, f: object, file_size: int) -> WavInfo:
         elif chunk_id == b"data":
             if fmt is None:
                 raise TranscriptionError(f"recording {path} has data before its fmt chunk")
-            offset = f.tell()  # type: ignore[attr-defined]
+            offset = f.tell()
             available = file_size - offset
             if size in (0, 0xFFFFFFFF) or size > available:
                 if size not in (0, 0xFFFFFFFF):
-                    logger.warning("recording %s is truncated: %d of %d data bytes present",
-                                   path, available, size)
+                    logger.warning(
+                        "recording %s is truncated: %d of %d data bytes present",
+                        path,
+                        available,
+                        size,
+                    )
                 size = available
             return _info(path, fmt, offset, size)
         else:
-            f.seek(size + (size & 1), os.SEEK_CUR)  # type: ignore[attr-defined]
+            f.seek(size + (size & 1), os.SEEK_CUR)
 
 
 def _info(path: Path, fmt: tuple[int, int, int, int, int], offset: int, size: int) -> WavInfo:
@@ -203,11 +208,12 @@ def iter_frames(source: Source | WavInfo, chunk_s: float = DEFAULT_CHUNK_S) -> I
 
 
 class Resampler:
-    """Streaming rational resampler: one polyphase low-pass FIR whose state spans the chunks.
+    """Streaming rational resampler: a polyphase low-pass FIR (scipy's upfirdn) across chunks.
 
-    Output is aligned with the input (the filter delay is removed) and, once ``flush`` has been
-    called, exactly round(n_in * to_rate / from_rate) samples long, as one call to
-    ``scipy.signal.resample_poly`` would give, without holding the whole signal in memory.
+    Each chunk is filtered together with the few input samples the filter still needs from the
+    previous one, so chunk boundaries leave no trace. Output is aligned with the input (the
+    filter delay is removed) and, after ``flush``, ceil(n_in * to_rate / from_rate) samples
+    long, like one ``scipy.signal.resample_poly`` call over the whole signal.
     """
 
     def __init__(self, from_rate: int, to_rate: int, half_taps_per_phase: int = 16) -> None:
@@ -218,13 +224,13 @@ class Resampler:
         self.up, self.down = to_rate // g, from_rate // g
         self.passthrough = self.up == self.down == 1
         factor = max(self.up, self.down)
-        numtaps = 2 * half_taps_per_phase * factor + 1 if not self.passthrough else 3
-        cutoff = 1.0 / factor if not self.passthrough else 0.5
+        numtaps = 2 * half_taps_per_phase * factor + 1
+        cutoff = 1.0 / factor if not self.passthrough else 0.5  # passthrough never filters
         self._taps = firwin(numtaps, cutoff, window=("kaiser", 6.0)) * self.up
-        self._state = np.zeros(numtaps - 1)
         self._delay = (numtaps - 1) // 2  # group delay, in samples at the upsampled rate
-        self._next = self._delay  # upsampled index of the next output sample
-        self._position = 0  # upsampled samples filtered so far
+        self._span = -(-numtaps // self.up)  # input samples under the filter at once
+        self._buffer = np.zeros(0)
+        self._buffer_start = 0  # input index of _buffer[0]
         self._inputs = 0
         self._outputs = 0
 
@@ -234,25 +240,43 @@ class Resampler:
         if self.passthrough:
             self._outputs += len(samples)
             return samples.astype(np.float64)
-        return self._filter(samples.astype(np.float64))
+        self._buffer = np.concatenate([self._buffer, samples.astype(np.float64)])
+        return self._emit(self._buffer_start + len(self._buffer))
 
     def flush(self) -> np.ndarray:
         """Push the filter's tail out; call once after the last chunk."""
         if self.passthrough:
             return np.zeros(0)
-        owed = -(-self._inputs * self.up // self.down) - self._outputs  # ceil, as resample_poly
-        tail = self._filter(np.zeros(self._delay // self.up + self.down + 2))
+        owed = -(-self._inputs * self.up // self.down) - self._outputs
+        self._buffer = np.concatenate([self._buffer, np.zeros(self._span + self.down + 1)])
+        tail = self._emit(self._buffer_start + len(self._buffer))
         return tail[: max(0, owed)]
 
-    def _filter(self, x: np.ndarray) -> np.ndarray:
-        stuffed = np.zeros(len(x) * self.up)
-        stuffed[:: self.up] = x
-        y, self._state = lfilter(self._taps, 1.0, stuffed, zi=self._state)
-        first = self._next - self._position
-        out = y[first :: self.down] if first < len(y) else y[:0]
-        self._next += len(out) * self.down
-        self._position += len(y)
-        self._outputs += len(out)
+    def _emit(self, end: int) -> np.ndarray:
+        """Compute every output whose input window ends before input index `end`."""
+        up, down = self.up, self.down
+        first = self._outputs * down + self._delay  # upsampled index of the next output
+        stop = (end * up - 1 - self._delay) // down + 1  # outputs need inputs below `end`
+        count = stop - self._outputs
+        if count <= 0:
+            return np.zeros(0)
+        # upfirdn starts at an input sample and keeps every down-th upsampled sample from
+        # there: pick a start under the filter's reach whose grid hits the next output.
+        start = first // up - (self._span - 1)
+        while (first - start * up) % down:
+            start -= 1
+        offset = start - self._buffer_start
+        if offset < 0:  # before the first sample: the signal is zero there
+            segment = np.concatenate([np.zeros(-offset), self._buffer])
+        else:
+            segment = self._buffer[offset:]
+        skip = (first - start * up) // down
+        out = upfirdn(self._taps, segment, up, down)[skip : skip + count]
+        self._outputs += count
+        keep = (self._outputs * down + self._delay) // up - self._span - down
+        if keep > self._buffer_start:
+            self._buffer = self._buffer[keep - self._buffer_start :]
+            self._buffer_start = keep
         return out
 
 

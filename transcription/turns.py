@@ -49,7 +49,9 @@ def _turn(speaker: str, words: Sequence[Word]) -> Turn:
     )
 
 
-def merge_turns(words_by_speaker: Mapping[str, Sequence[Word]], gap_s: float = TURN_GAP_S) -> list[Turn]:
+def merge_turns(
+    words_by_speaker: Mapping[str, Sequence[Word]], gap_s: float = TURN_GAP_S
+) -> list[Turn]:
     """Interleave every speaker's turns by start time (ties: the earlier end first).
 
     Overlapping speech stays as separate, overlapping turns: each channel is one speaker, so

@@ -1,0 +1,216 @@
+"""Transcription benchmark: speed, memory and word error rate on Festival-synthesized calls.
+
+Run: ``python bench/transcription.py`` (about 15 minutes on one core; ``--quick`` for four
+calls and a two-minute long call). Needs festival, festvox-us-slt-hts, festvox-kallpc16k and sox.
+Synthesized audio is cached in $TMPDIR/medspa-speech-cache.
+
+- Speed and memory: the whole per-channel pipeline (decode, split, resample, recognize both
+  channels, merge turns) on a 1-minute and a 5-minute call, each in a fresh process pinned to
+  one core. The real-time factor is processing time over call duration (both channels
+  together); memory is the process's peak RSS.
+- Word error rate: the held-out calls of tests/speech.py, 8 kHz stereo as Twilio records them,
+  plain and through the G.711 mu-law codec, per configuration: the default PocketSphinx decoder
+  (baseline), the shipped telephone settings with the medspa terms (what load_engine gives),
+  and the domain language model of transcription/vocabulary.py; 16 kHz for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.speech import (  # noqa: E402
+    EVAL_CALLS,
+    Line,
+    SynthCall,
+    build_call,
+    normalize,
+    synthesize_line,
+    wav_duration,
+)
+from transcription.audio import channel_pcm, channel_speakers, read_wav_info  # noqa: E402
+from transcription.engines import (  # noqa: E402
+    TELEPHONE_OPTIONS,
+    Engine,
+    PocketSphinxEngine,
+    load_engine,
+)
+from transcription.turns import merge_turns, word_errors  # noqa: E402
+from transcription.vocabulary import MEDSPA_SENTENCES, build_vocabulary  # noqa: E402
+
+CACHE = Path(tempfile.gettempdir()) / "medspa-speech-cache"
+
+
+@dataclass
+class Score:
+    """Word errors and timing accumulated over calls."""
+
+    errors: int = 0
+    words: int = 0
+    processing_s: float = 0.0
+    audio_s: float = 0.0
+
+    def line(self, label: str) -> str:
+        """One printable row."""
+        return (
+            f"  {label:<44} WER {self.errors / self.words:6.1%}  ({self.errors}/{self.words})"
+            f"  RTF/call {self.processing_s / self.audio_s:5.3f}"
+        )
+
+
+def check_held_out() -> None:
+    """Refuse to measure if an evaluation sentence was copied into the vocabulary."""
+    vocabulary = {normalize(s) for s in MEDSPA_SENTENCES}
+    copied = [
+        line.text
+        for script in EVAL_CALLS.values()
+        for line in script
+        if normalize(line.text) in vocabulary
+    ]
+    if copied:
+        raise SystemExit(f"evaluation sentences found in the vocabulary: {copied}")
+
+
+def synth(name: str, script: tuple[Line, ...], rate: int, telephone: bool) -> SynthCall:
+    """Build (or reuse) one evaluation call."""
+    out = CACHE / f"{name}-{rate}-{'ulaw' if telephone else 'pcm'}.wav"
+    return build_call(script, out, CACHE, rate, telephone=telephone)
+
+
+def transcribe(engine: Engine, path: Path) -> dict[str, list]:
+    """Recognize each channel of a call, as the transcription job does."""
+    info = read_wav_info(path)
+    return {
+        speaker: engine.recognize(channel_pcm(info, channel, engine.sample_rate))
+        for channel, speaker in enumerate(channel_speakers(info.channels))
+    }
+
+
+def score(engine: Engine, calls: list[SynthCall]) -> Score:
+    """Word error rate and real-time factor of an engine over calls."""
+    total = Score()
+    for call in calls:
+        started = time.process_time()
+        words = transcribe(engine, call.path)
+        total.processing_s += time.process_time() - started
+        total.audio_s += call.duration_s
+        for speaker, recognized in words.items():
+            reference = call.reference(speaker).split()
+            total.errors += word_errors(reference, [w.text for w in recognized])
+            total.words += len(reference)
+    return total
+
+
+def long_call(minutes: float) -> SynthCall:
+    """A call of about `minutes`, made of the evaluation scripts one after another."""
+    lines: list[Line] = []
+    length = 0.5
+    scripts = [line for script in EVAL_CALLS.values() for line in script]
+    while length < minutes * 60:
+        line = scripts[len(lines) % len(scripts)]
+        length += wav_duration(synthesize_line(line.text, line.speaker, CACHE, 8000, True)) + 0.6
+        lines.append(line)
+    out = CACHE / f"long-{minutes:g}min.wav"
+    return build_call(tuple(lines), out, CACHE, 8000, gap_s=0.6, telephone=True)
+
+
+def measure_child(path: str) -> None:
+    """In a fresh process on one core: run the pipeline once and print its figures as JSON."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    engine = load_engine(None)
+    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started, cpu = time.perf_counter(), time.process_time()
+    turns = merge_turns(transcribe(engine, Path(path)))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "audio_s": read_wav_info(path).duration_s,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "turns": len(turns),
+                "rss_after_load_mb": rss_loaded / 1024,
+                "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def speed_and_memory(minutes: list[float]) -> None:
+    """Print real-time factor and memory for calls of growing length."""
+    print("Speed and memory (one core, fresh process per call, engine load not counted):")
+    for length in minutes:
+        call = long_call(length)
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", str(call.path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        m = json.loads(out.strip().splitlines()[-1])
+        print(
+            f"  {m['audio_s'] / 60:4.1f} min call: RTF {m['wall_s'] / m['audio_s']:.3f} "
+            f"(cpu {m['cpu_s'] / m['audio_s']:.3f}), {m['turns']} turns, "
+            f"peak RSS {m['rss_peak_mb']:.0f} MB ({m['rss_after_load_mb']:.0f} MB once the "
+            "model is loaded)"
+        )
+
+
+def word_error_rates(names: list[str], domain: bool) -> None:
+    """Print word error rates per configuration over the held-out calls."""
+    configs: list[tuple[str, Engine, int, bool]] = [
+        ("16 kHz, default decoder", PocketSphinxEngine(options={}), 16000, False),
+    ]
+    baseline = PocketSphinxEngine(options={})
+    shipped = load_engine(None)
+    for telephone in (False, True):
+        codec = "mu-law" if telephone else "PCM"
+        configs.append((f"8 kHz {codec}, default decoder (baseline)", baseline, 8000, telephone))
+        configs.append((f"8 kHz {codec}, shipped (load_engine)", shipped, 8000, telephone))
+    if domain:
+        model = PocketSphinxEngine(build_vocabulary(domain_model=True), TELEPHONE_OPTIONS)
+        configs.append(("8 kHz mu-law, domain language model", model, 8000, True))
+    print(f"Word error rate on {len(names)} held-out calls (both channels):")
+    for label, engine, rate, telephone in configs:
+        calls = [synth(name, EVAL_CALLS[name], rate, telephone) for name in names]
+        print(score(engine, calls).line(label), flush=True)
+
+
+def main() -> None:
+    """Parse arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="four calls, a 2-minute long call")
+    parser.add_argument("--no-domain", action="store_true", help="skip the domain LM row")
+    parser.add_argument("--no-wer", action="store_true", help="speed and memory only")
+    parser.add_argument(
+        "--minutes", type=float, nargs="+", help="long-call lengths (default 1 5; quick 1 2)"
+    )
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure_child(args.measure)
+        return
+    check_held_out()
+    CACHE.mkdir(exist_ok=True)
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    started = time.perf_counter()
+    speed_and_memory(args.minutes or ([1, 2] if args.quick else [1, 5]))
+    if not args.no_wer:
+        names = list(EVAL_CALLS)[:4] if args.quick else list(EVAL_CALLS)
+        word_error_rates(names, domain=not args.no_domain)
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Fixtures for the transcription tests: Festival-synthesized calls, cached per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.speech import SHORT_CALL, SynthCall, build_call, festival_available
+from transcription.engines import Engine, load_engine
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory where synthesized lines and calls are kept for the whole session."""
+    if not festival_available():
+        pytest.skip("Festival (text2wave) and sox are needed: apt-get install festival sox ...")
+    return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def short_call(speech_cache: Path) -> SynthCall:
+    """Four alternating turns at 8 kHz through the mu-law codec, patient left, coordinator right."""
+    return build_call(
+        SHORT_CALL, speech_cache / "short-call.wav", speech_cache, 8000, telephone=True
+    )
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    """The built-in PocketSphinx engine, as the app loads it when no Vosk model is configured."""
+    return load_engine(None)
