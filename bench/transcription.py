@@ -12,6 +12,23 @@ Synthesized audio is cached in $TMPDIR/medspa-speech-cache.
   plain and through the G.711 mu-law codec, per configuration: the default PocketSphinx decoder
   (baseline), the shipped telephone settings with the medspa terms (what load_engine gives),
   and the domain language model of transcription/vocabulary.py; 16 kHz for reference.
+
+Measured on the development machine (2 cores; PocketSphinx 5.1.1, Festival 2.5, sox 14.4.2):
+
+    1 / 5 / 10 min call: RTF 0.28 / 0.31 / 0.36 wall (0.28 / 0.29 / 0.34 cpu), peak RSS
+    207 / 207 / 209 MB (203 MB once the model is loaded). Per-utterance cost does not grow
+    along a call; the RTF differences are content (0.33-0.38 cpu per second of speech).
+    Word error, 12 held-out calls, 878 words:     WER     RTF/call
+      16 kHz, default decoder                    13.2%    0.22
+      8 kHz PCM, default decoder (baseline)      33.6%    0.39
+      8 kHz PCM, shipped                         34.7%    0.29
+      8 kHz mu-law, default decoder (baseline)   36.9%    0.38
+      8 kHz mu-law, shipped                      36.2%    0.29
+      8 kHz mu-law, domain language model        47.5%    0.08
+
+Against the product targets: memory is flat, RTF is at the 0.3 line rather than safely under,
+and word error at 8 kHz (about 36%) misses the 25% target with the bundled model; see
+transcription/engines.py for what was tried.
 """
 
 from __future__ import annotations
