@@ -156,6 +156,7 @@ def test_console_end_to_end(
     sms.get_by_label("Message").fill("Hi, do you have openings this week?")
     sms.get_by_role("button", name="Send text").click()
     expect(caller.locator("#sms-log")).to_contain_text("openings this week")
+    expect(caller.locator("#sms-log li")).to_have_count(2)  # the text and the practice's reply
     caller.get_by_test_id("try-from").fill(OPTED_OUT)
     sms.get_by_label("Message").fill("STOP")
     sms.get_by_role("button", name="Send text").click()

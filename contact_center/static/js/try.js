@@ -79,11 +79,12 @@
     const log = $("sms-log");
     const add = (who, text) => { const li = document.createElement("li"); li.className = "line " + who; li.textContent = text; log.appendChild(li); };
     add("caller", body);
+    // Clear the box now, not when the reply arrives: the next text may already be typed.
+    event.target.reset();
     try {
       const result = await window.CC.api(base + "/sms", { from: $("from").value, body: body });
       (result.replies || []).forEach((r) => add("ivr", r));
       if (!(result.replies || []).length) add("system", "no automatic reply");
-      event.target.reset();
     } catch (e) { add("system", e.message); }
     refreshRequests();
   });
