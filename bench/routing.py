@@ -1,5 +1,6 @@
 """Routing decisions under load on PostgreSQL: assignment decisions per second, p99 latency,
-and double assignments (must be 0).
+and double assignments (must be 0), beside a baseline measured in the same run: the same burst
+doing only one bare ``UPDATE ... FOR UPDATE SKIP LOCKED`` reservation per call.
 
     .venv/bin/python bench/routing.py [--calls 200] [--coordinators 20] [--rounds 3]
 
@@ -95,6 +96,42 @@ def burst(calls: int, coordinators: int) -> tuple[list[float], float, int]:
     return latencies, wall, doubles
 
 
+BARE_RESERVE = text("""
+    UPDATE presence SET state = 'reserved', call_sid = :sid
+    WHERE user_id = (
+        SELECT p.user_id FROM presence p JOIN memberships m ON m.user_id = p.user_id
+        WHERE m.practice_id = :practice AND p.state = 'available'
+        ORDER BY p.idle_since, p.user_id LIMIT 1 FOR UPDATE OF p SKIP LOCKED)
+    RETURNING user_id
+""")
+
+
+def bare(calls: int) -> tuple[list[float], float, int]:
+    """The baseline: the same burst, each thread doing only the floor of an atomic
+    assignment on PostgreSQL (one UPDATE with SKIP LOCKED, committed), no queue, no timeline."""
+    practice_id, users, sids = setup_line(PresenceState.AVAILABLE)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    got: list[int] = []
+
+    def reserve(sid: str) -> None:
+        with session_scope() as s:
+            user = s.execute(BARE_RESERVE, {"sid": sid, "practice": practice_id}).scalar()
+        if user is not None:
+            with lock:
+                got.append(user)
+
+    threads = [threading.Thread(target=lambda sid=sid: timed(latencies, lock,
+                                                             lambda: reserve(sid)))
+               for sid in sids]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - started, len(got) - len(set(got))
+
+
 def flow(calls: int) -> tuple[list[float], float, int]:
     """Coordinators free up while calls arrive; every decision (arrival or freeing) timed."""
     practice_id, users, sids = setup_line(PresenceState.WRAP_UP)
@@ -179,13 +216,18 @@ def main() -> None:
     from contact_center import db
 
     total_doubles = 0
+    rates: dict[str, list[float]] = {"bare": [], "burst": []}
     for r in range(args.rounds):
-        for name, run in (("burst", lambda: burst(args.calls, args.coordinators)),
+        for name, run in (("bare", lambda: bare(args.calls)),
+                          ("burst", lambda: burst(args.calls, args.coordinators)),
                           ("flow", lambda: flow(args.calls))):
             latencies, wall, doubles = run()
             total_doubles += doubles
             report(f"{name}{r + 1}", latencies, wall, doubles)
+            rates.setdefault(name, []).append(len(latencies) / wall)
             truncate_all(db.get_engine())
+    ratio = sum(rates["burst"]) / sum(rates["bare"])
+    print(f"burst decisions/s over the bare-UPDATE baseline: {ratio:.2f}")
     print(f"double assignments in total: {total_doubles}")
     sys.exit(1 if total_doubles else 0)
 
