@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from redis import Redis  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
+from bench.database import fresh_database  # noqa: E402
 from contact_center import clock, create_app  # noqa: E402
 from contact_center.db import session_scope  # noqa: E402
 from contact_center.settings import Settings  # noqa: E402
@@ -39,7 +40,7 @@ from contact_center.voice import Dial  # noqa: E402
 from ivr.models import CallEvent  # noqa: E402
 from routing import services as routing  # noqa: E402
 from routing.models import Presence, PresenceState  # noqa: E402
-from tests.conftest import reset_schema, truncate_all  # noqa: E402
+from tests.conftest import truncate_all  # noqa: E402
 from tests.routing.test_concurrency import arrive, setup_line  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -47,14 +48,6 @@ DB_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
-
-def ensure_database(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    engine = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
 
 
 def timed(latencies: list[float], lock: threading.Lock, fn: Callable[[], object]) -> object:
@@ -202,8 +195,7 @@ def main() -> None:
     import tests.routing.test_concurrency as scenario
 
     scenario.CALLS, scenario.COORDINATORS = args.calls, args.coordinators
-    ensure_database(DB_URL)
-    reset_schema(DB_URL)
+    fresh_database(DB_URL)
     Redis.from_url(REDIS_URL).flushdb()
     var = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     settings = Settings(

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from redis import Redis  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.database import fresh_database  # noqa: E402
 from bench.voice_webhook import free_port  # noqa: E402
 from contact_center.twilio import sign  # noqa: E402
 
@@ -66,22 +67,10 @@ def patient_number(prefix: str, n: int) -> str:
 
 
 def prepare(env: dict[str, str], coordinators: int) -> str:
-    admin = create_engine(DB_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    name = DB_URL.rsplit("/", 1)[1]
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                            {"n": name}).first():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_engine(DB_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    fresh_database(DB_URL)
     Redis.from_url(REDIS_URL).flushdb()
     flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
-    steps = [["db", "upgrade"],
-             ["practice", "create", "--name", "Speed Aesthetics", "--number", NUMBER,
+    steps = [["practice", "create", "--name", "Speed Aesthetics", "--number", NUMBER,
               "--timezone", "America/Los_Angeles", "--hours", "mon-sun 00:00-24:00"]]
     for i in range(coordinators):
         steps.append(["coordinator", "create", "--practice", "Speed Aesthetics",

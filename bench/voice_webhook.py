@@ -28,8 +28,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
+from bench.database import fresh_database  # noqa: E402
 from contact_center.twilio import sign  # noqa: E402
 
 DB_URL = os.environ.get(
@@ -50,33 +49,48 @@ def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
         return found
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL
+    )
     return shutil.which("wrk") or "wrk"
 
 
 def prepare_database() -> None:
-    admin = create_engine(DB_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    name = DB_URL.rsplit("/", 1)[1]
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = create_engine(DB_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    fresh_database(DB_URL)
     env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": "redis://127.0.0.1:6379/10"}
     flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
     for args in (
-        ["db", "upgrade"],
-        ["practice", "create", "--name", "Bench Aesthetics", "--number", NUMBER,
-         "--timezone", "America/Los_Angeles", "--hours", "mon-sun 00:00-24:00"],
-        ["coordinator", "create", "--practice", "Bench Aesthetics", "--name", "A", "--identity", "a"],
+        [
+            "practice",
+            "create",
+            "--name",
+            "Bench Aesthetics",
+            "--number",
+            NUMBER,
+            "--timezone",
+            "America/Los_Angeles",
+            "--hours",
+            "mon-sun 00:00-24:00",
+        ],
+        [
+            "coordinator",
+            "create",
+            "--practice",
+            "Bench Aesthetics",
+            "--name",
+            "A",
+            "--identity",
+            "a",
+        ],
     ):
-        subprocess.run(flask + args, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            flask + args,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def signed_requests(base_url: str, count: int, path: Path) -> None:
@@ -84,17 +98,32 @@ def signed_requests(base_url: str, count: int, path: Path) -> None:
     with path.open("w") as out:
         for n in range(count):
             form = {
-                "AccountSid": ACCOUNT_SID, "CallSid": "CA" + secrets.token_hex(16),
-                "From": f"+1310555{n % 10000:04d}", "To": NUMBER, "CallStatus": "ringing",
-                "Direction": "inbound", "ApiVersion": "2010-04-01",
+                "AccountSid": ACCOUNT_SID,
+                "CallSid": "CA" + secrets.token_hex(16),
+                "From": f"+1310555{n % 10000:04d}",
+                "To": NUMBER,
+                "CallStatus": "ringing",
+                "Direction": "inbound",
+                "ApiVersion": "2010-04-01",
             }
             out.write(f"{sign(AUTH_TOKEN, url, form)}\t{urlencode(form)}\n")
 
 
-def serve(app: str, port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def serve(
+    app: str, port: int, workers: int, threads: int, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    cmd = [gunicorn, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-           "--backlog", "2048", "--log-level", "error"]
+    cmd = [
+        gunicorn,
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "error",
+    ]
     if threads > 1:
         cmd += ["--threads", str(threads), "--worker-class", "gthread"]
     proc = subprocess.Popen(cmd + [app], cwd=ROOT, env=env)
@@ -114,10 +143,24 @@ def serve(app: str, port: int, workers: int, threads: int, env: dict[str, str]) 
 def run_wrk(wrk: str, port: int, lines: Path, connections: int, seconds: int) -> dict[str, float]:
     threads = 2
     out = subprocess.run(
-        [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-         "-s", str(ROOT / "bench" / "wrk_signed.lua"), f"http://127.0.0.1:{port}",
-         "--", str(lines), "/twilio/voice/incoming", str(threads)],
-        check=True, capture_output=True, text=True,
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(ROOT / "bench" / "wrk_signed.lua"),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(lines),
+            "/twilio/voice/incoming",
+            str(threads),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     match = re.search(r"RESULT (.*)", out)
     if not match:
@@ -143,9 +186,16 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             lines = Path(tmp) / f"{name}.txt"
             signed_requests(base, 40_000, lines)
-            env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": "redis://127.0.0.1:6379/10",
-                   "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                   "PUBLIC_BASE_URL": base, "SECRET_KEY": "bench", "VAR_DIR": tmp}
+            env = {
+                **os.environ,
+                "DATABASE_URL": DB_URL,
+                "REDIS_URL": "redis://127.0.0.1:6379/10",
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "PUBLIC_BASE_URL": base,
+                "SECRET_KEY": "bench",
+                "VAR_DIR": tmp,
+            }
             proc = serve(app, port, args.workers, args.threads, env)
             try:
                 run_wrk(wrk, port, lines, args.connections, 2)  # warm-up
@@ -153,17 +203,29 @@ def main() -> int:
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
-    print(f"voice webhook benchmark: {args.connections} connections, {args.seconds} s, "
-          f"gunicorn {args.workers} workers x {args.threads} threads, {os.cpu_count()} cores")
-    print(f"{'endpoint':<28}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'req/s':>10}{'non-2xx':>9}{'errors':>8}")
-    for name, label in (("bare", "bare Flask constant TwiML"), ("incoming", "/twilio/voice/incoming")):
+    print(
+        f"voice webhook benchmark: {args.connections} connections, {args.seconds} s, "
+        f"gunicorn {args.workers} workers x {args.threads} threads, {os.cpu_count()} cores"
+    )
+    print(
+        f"{'endpoint':<28}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+        f"{'req/s':>10}{'non-2xx':>9}{'errors':>8}"
+    )
+    for name, label in (
+        ("bare", "bare Flask constant TwiML"),
+        ("incoming", "/twilio/voice/incoming"),
+    ):
         r = results[name]
-        print(f"{label:<28}{r['p50_us'] / 1000:>9.1f}{r['p90_us'] / 1000:>9.1f}"
-              f"{r['p99_us'] / 1000:>9.1f}{r['rps']:>10.0f}{r['non2xx']:>9.0f}{r['errors']:>8.0f}")
+        print(
+            f"{label:<28}{r['p50_us'] / 1000:>9.1f}{r['p90_us'] / 1000:>9.1f}"
+            f"{r['p99_us'] / 1000:>9.1f}{r['rps']:>10.0f}{r['non2xx']:>9.0f}{r['errors']:>8.0f}"
+        )
     ratio = results["incoming"]["rps"] / results["bare"]["rps"]
     p99 = results["incoming"]["p99_us"] / 1000
-    print(f"throughput ratio incoming/bare: {ratio:.2f} (target >= 0.50: "
-          f"{'met' if ratio >= 0.5 else 'missed'})")
+    print(
+        f"throughput ratio incoming/bare: {ratio:.2f} (target >= 0.50: "
+        f"{'met' if ratio >= 0.5 else 'missed'})"
+    )
     print(f"p99 incoming: {p99:.1f} ms (target < 50 ms: {'met' if p99 < 50 else 'missed'})")
     return 0
 
