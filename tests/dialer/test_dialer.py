@@ -1,16 +1,13 @@
 """The callback dialer with a real rq burst worker: cadence, quiet hours, priorities, SLA watch,
-and durability (Redis flushed mid-cadence, a worker killed mid-dial)."""
+and durability when Redis is flushed mid-cadence (a worker killed mid-dial: test_worker_killed)."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
@@ -20,59 +17,23 @@ from contact_center.messaging import services as messaging
 from contact_center.messaging.models import MessagingSettings
 from contact_center.models import Practice
 from contact_center.simulator import DialPlan, TwilioSimulator, new_sid
-from contact_center.twilio import get_adapter
 from ivr.models import Call, CallStatus, Direction
 from routing import dialer, dialer_jobs, sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt, DialerSettings
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
 from tests.conftest import at_local
+from tests.dialer.support import PATIENT, attempts, post_lead
 from tests.factories import make_coordinator, make_practice
 from tests.outbound import Leg, patient_dials, play_outbound, rest_requests, run_jobs, text_in
 
 LA = "America/Los_Angeles"
 NY = "America/New_York"
-PATIENT = "+13105550142"
-WORDING = "I agree to receive texts from Glow Aesthetics."
 NO_ANSWER = Leg(patient=DialPlan("no-answer", 0))
 
 
 @pytest.fixture
 def practice(session: Session) -> Practice:
     return make_practice(session, name="Glow Aesthetics", timezone=LA)
-
-
-def post_lead(
-    client: FlaskClient,
-    session: Session,
-    practice: Practice,
-    phone: str = PATIENT,
-    key: str = "k-1",
-) -> dict[str, Any]:
-    secret = leads.create_api_key(session, practice, clock.now())
-    body = {"name": "Maya Lopez", "phone": phone, "sms_consent": True, "consent_wording": WORDING}
-    response = client.post(
-        "/api/leads",
-        data=json.dumps(body),
-        headers={
-            "Authorization": f"Bearer {secret}",
-            "Idempotency-Key": key,
-            "Content-Type": "application/json",
-        },
-    )
-    assert response.status_code == 201, response.get_json()
-    data: dict[str, Any] = response.get_json()
-    return data
-
-
-def attempts(session: Session, task_id: int) -> list[CallbackAttempt]:
-    session.expire_all()
-    return list(
-        session.scalars(
-            select(CallbackAttempt)
-            .where(CallbackAttempt.task_id == task_id)
-            .order_by(CallbackAttempt.attempt_no)
-        )
-    )
 
 
 def reconcile(redis: Redis) -> None:
@@ -322,51 +283,6 @@ def test_redis_flushed_mid_cadence_loses_nothing_and_doubles_nothing(
     dialer_jobs.dial_attempt(rows[1].id)
     reconcile(redis)
     assert len(rest_requests(session, "Calls")) == 2
-
-
-@pytest.mark.parametrize("rest_request_went_out", [False, True])
-def test_worker_killed_mid_dial_is_redialed_once_and_the_patient_is_dialed_once(
-    session: Session,
-    client: FlaskClient,
-    twilio: TwilioSimulator,
-    practice: Practice,
-    redis: Redis,
-    settings: Any,
-    rest_request_went_out: bool,
-) -> None:
-    clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
-    ava = make_coordinator(session, practice, "ava")
-    task_id = post_lead(client, session, practice)["callback_task_id"]
-    attempt_id = attempts(session, task_id)[0].id
-    redis.flushdb()  # the worker took the job ... and died with it
-    # What the dead worker got done: the claim (coordinator reserved), maybe the REST request.
-    with session_scope() as s:
-        order = dialer.claim(s, attempt_id, clock.now())
-    assert isinstance(order, dialer.DialOrder)
-    if rest_request_went_out:
-        get_adapter(settings).create_call(
-            to=order.to, from_=order.from_, url=order.url, status_callback=order.status_callback
-        )
-    assert session.get_one(Presence, ava.id).state is PresenceState.RESERVED
-    clock.pin(clock.now() + timedelta(minutes=1))
-    reconcile(redis)  # too early to call the claim dead
-    assert len(rest_requests(session, "Calls")) == int(rest_request_went_out)
-    clock.pin(clock.now() + timedelta(minutes=2))
-    reconcile(redis)
-    calls = rest_requests(session, "Calls")
-    assert len(calls) == 1 + int(rest_request_went_out)
-    dialed = []
-    for call in calls:  # the orphan leg (if any) rings too, and is answered first
-        sim = play_outbound(twilio, call)
-        dialed += patient_dials(sim)
-        if call is not calls[-1]:
-            assert "already been handled" in sim.said
-    assert len(dialed) == 1
-    rows = attempts(session, task_id)
-    assert [(a.attempt_no, a.state, a.outcome) for a in rows] == [
-        (1, AttemptState.DONE, AttemptOutcome.CONNECTED)
-    ]
-    assert session.get_one(Presence, ava.id).state is PresenceState.AVAILABLE
 
 
 def test_an_attempt_number_exists_once(session: Session, practice: Practice) -> None:

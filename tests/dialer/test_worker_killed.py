@@ -1,0 +1,356 @@
+"""A real worker process killed mid-dial (SIGKILL to its process group, fork and all) loses no
+lead and never dials the patient twice for the same attempt.
+
+The worker is the product's own (``python -m contact_center.worker``) on the test database and
+Redis. Each case stops it at a chosen point by holding, from the test, a lock the worker needs
+next, waits until PostgreSQL shows the worker blocked on that statement, then kills it:
+
+- ``claiming``: inside the claim's transaction (coordinator reserved), nothing committed;
+- ``requesting``: the claim committed, the REST request to Twilio in flight and never answered
+  (the sandbox's recording of it is blocked, so Twilio never got it);
+- ``leg created``: Twilio created the coordinator's leg, the worker died before recording it.
+
+A second worker, started as in production with its reconcile ticker, then recovers. Real time
+runs in both processes, so "minutes later" is made by ageing the dead claim in the database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session
+
+from contact_center import clock
+from contact_center.messaging import quiet_hours
+from contact_center.models import Practice, TwilioRequest
+from contact_center.simulator import TwilioSimulator
+from routing.dialer_models import AttemptOutcome, AttemptState
+from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
+from routing.reconcile import STALE_CLAIM
+from tests.conftest import BASE_URL, ROOT, TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.dialer.support import attempts, post_lead
+from tests.factories import make_coordinator, make_practice
+from tests.outbound import patient_dials, play_outbound, rest_requests
+
+pytestmark = pytest.mark.committed
+
+# Patients in zones around the globe: the test picks one in daytime at the real current time,
+# so quiet hours never hold the dial whenever the suite runs.
+DAYTIME_CANDIDATES = (
+    "+13105550142",  # Los Angeles
+    "+12125550142",  # New York
+    "+18085550142",  # Honolulu
+    "+442079460142",  # London
+    "+912261234567",  # Mumbai
+    "+81312345678",  # Tokyo
+    "+61291234567",  # Sydney
+)
+BLOCKED_TIMEOUT_S = 30.0
+RECOVERY_TIMEOUT_S = 60.0
+
+
+def patient_in_daytime() -> str:
+    now = clock.now()
+    for phone in DAYTIME_CANDIDATES:
+        # Open now and for the next half hour: the test must not straddle 9 PM.
+        if not any(quiet_hours.is_quiet(phone, "UTC", now + timedelta(minutes=m)) for m in (0, 30)):
+            return phone
+    raise AssertionError("no candidate number is in daytime")  # the zones cover the clock
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class WorkerProcess:
+    """``python -m contact_center.worker`` in its own process group, as a deployment runs it."""
+
+    def __init__(self, var_dir: Path, *args: str) -> None:
+        env = {
+            **os.environ,
+            "APP_ENV": "development",
+            "DATABASE_URL": TEST_DATABASE_URL,
+            "REDIS_URL": TEST_REDIS_URL,
+            "PUBLIC_BASE_URL": BASE_URL,
+            "VAR_DIR": str(var_dir),
+        }
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            env.pop(name, None)  # the sandbox: REST requests are recorded, never sent
+        self.log = var_dir / f"worker-{time.monotonic_ns()}.log"
+        self._log = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "contact_center.worker", "messages", "dialer", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and the work horse it forked for the job (RQ puts the horse in
+        a process group of its own), as the kernel's OOM killer or a host going down would."""
+        doomed = descendants(self.process.pid)
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in doomed:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._log.close()
+
+    def stop(self) -> None:
+        """A warm shutdown (SIGTERM), then a kill if it does not come."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=15)
+        self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def worker(var_dir: Path, *args: str) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(var_dir, *args)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def wait_for(
+    what: str, condition: Callable[[], bool], process: WorkerProcess, limit: float
+) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if process.process.poll() is not None:
+            raise AssertionError(f"worker exited while waiting for {what}:\n{process.output()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{process.output()}")
+        time.sleep(0.05)
+
+
+def blocked_on(engine: Engine, fragment: str) -> Callable[[], bool]:
+    """True once another backend waits for a lock while running a statement with ``fragment``."""
+
+    def check() -> bool:
+        with engine.connect() as conn:
+            waiting = conn.scalars(
+                text(
+                    "SELECT query FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        return any(fragment in query for query in waiting)
+
+    return check
+
+
+def hold(engine: Engine, *statements: str, **params: object) -> Connection:
+    """A connection holding the locks ``statements`` take until it is rolled back."""
+    conn = engine.connect()
+    conn.begin()
+    for statement in statements:
+        conn.execute(text(statement), params)
+    return conn
+
+
+def task_lock(engine: Engine, task_id: int) -> Connection:
+    """The claim ends by marking the task in progress: holding the row stops it there."""
+    return hold(engine, "SELECT id FROM callback_tasks WHERE id = :t FOR UPDATE", t=task_id)
+
+
+def outbox_lock(engine: Engine) -> Connection:
+    return hold(engine, "LOCK TABLE twilio_requests IN SHARE MODE")
+
+
+def coordinator_calls(session: Session) -> list[TwilioRequest]:
+    session.expire_all()
+    return [r for r in rest_requests(session, "Calls") if str(r.form["To"]).startswith("client:")]
+
+
+def age_claims(session: Session, task_id: int) -> None:
+    """Minutes pass: the dead worker's claim is older than the reconciler's patience."""
+    session.execute(
+        text(
+            "UPDATE callback_attempts SET claimed_at = claimed_at - make_interval(secs => :s) "
+            "WHERE task_id = :t AND state = 'claimed'"
+        ),
+        {"s": (STALE_CLAIM + timedelta(minutes=1)).total_seconds(), "t": task_id},
+    )
+    session.commit()
+
+
+def start_and_kill_a_worker(
+    engine: Engine, task_id: int, attempt_id: int, var_dir: Path, kill_point: str
+) -> None:
+    """Run a worker on the lead's jobs and SIGKILL it at ``kill_point``.
+
+    Each stop is a lock the worker needs next; the previous one is let go only once the next
+    is held, so the worker cannot run past the point.
+    """
+    locks = [task_lock(engine, task_id)]  # stop one: inside the claim, coordinator reserved
+    try:
+        with worker(var_dir, "--reconcile-every", "0") as first:
+            wait_for(
+                "the claim to block",
+                blocked_on(engine, "UPDATE callback_tasks"),
+                first,
+                BLOCKED_TIMEOUT_S,
+            )
+            if kill_point != "claiming":
+                locks.append(outbox_lock(engine))  # stop two: in the REST request
+                locks.pop(0).rollback()  # the claim goes on and commits
+                wait_for(
+                    "the REST request to block",
+                    blocked_on(engine, "INSERT INTO twilio_requests"),
+                    first,
+                    BLOCKED_TIMEOUT_S,
+                )
+            if kill_point == "leg created":
+                # Stop three: Twilio answered with the leg's SID; recording it waits.
+                locks.append(
+                    hold(
+                        engine,
+                        "SELECT id FROM callback_attempts WHERE id = :a FOR UPDATE",
+                        a=attempt_id,
+                    )
+                )
+                locks.pop(0).rollback()
+                wait_for(
+                    "the leg to be recorded",
+                    blocked_on(engine, "FROM callback_attempts"),
+                    first,
+                    BLOCKED_TIMEOUT_S,
+                )
+            first.kill()
+    finally:
+        for conn in locks:
+            conn.rollback()
+            conn.close()
+
+
+def new_lead(session: Session, client: FlaskClient, practice: Practice) -> tuple[int, int]:
+    """A web-form lead with SMS consent, committed: (task id, first attempt id)."""
+    task_id = post_lead(client, session, practice, phone=patient_in_daytime())["callback_task_id"]
+    (attempt,) = attempts(session, task_id)
+    return task_id, attempt.id
+
+
+@pytest.fixture
+def practice(session: Session) -> Practice:
+    practice = make_practice(session, name="Glow Aesthetics", timezone="America/Los_Angeles")
+    session.commit()
+    return practice
+
+
+@pytest.mark.parametrize("kill_point", ["claiming", "requesting", "leg created"])
+def test_a_worker_killed_mid_dial_loses_no_lead_and_dials_the_patient_once(
+    session: Session,
+    engine: Engine,
+    client: FlaskClient,
+    twilio: TwilioSimulator,
+    practice: Practice,
+    redis: Redis,
+    tmp_path: Path,
+    kill_point: str,
+) -> None:
+    ava = make_coordinator(session, practice, "ava")
+    session.commit()
+    task_id, attempt_id = new_lead(session, client, practice)
+    start_and_kill_a_worker(engine, task_id, attempt_id, tmp_path, kill_point)
+    assert len(rest_requests(session, "Messages")) == 1  # the lead's text went out first
+
+    (attempt,) = attempts(session, task_id)
+    orphans = coordinator_calls(session)
+    if kill_point == "claiming":
+        assert (attempt.state, orphans) == (AttemptState.SCHEDULED, [])
+    else:
+        assert attempt.state is AttemptState.CLAIMED  # and its worker is gone
+        assert session.get_one(Presence, ava.id).state is PresenceState.RESERVED
+        assert len(orphans) == int(kill_point == "leg created")
+        age_claims(session, task_id)
+
+    with worker(tmp_path, "--reconcile-every", "0.5") as second:
+        wait_for(
+            "the lead to be dialed again",
+            lambda: len(coordinator_calls(session)) == len(orphans) + 1,
+            second,
+            RECOVERY_TIMEOUT_S,
+        )
+        time.sleep(2.0)  # a few more reconcile rounds: nothing more is dialed
+    legs = coordinator_calls(session)
+    assert len(legs) == len(orphans) + 1, "one new leg, and only one"
+    assert len({str(leg.form["Url"]) for leg in legs}) == len(legs)  # each claim its own token
+
+    dialed = []
+    for leg in legs:  # the orphan leg (if any) is answered first, late: it must not bridge
+        call = play_outbound(twilio, leg)
+        dialed += patient_dials(call)
+        if leg is not legs[-1]:
+            assert "already been handled" in call.said
+    assert len(dialed) == 1, "the patient is dialed once"
+
+    session.expire_all()
+    rows = attempts(session, task_id)
+    assert [(a.attempt_no, a.state, a.outcome) for a in rows] == [
+        (1, AttemptState.DONE, AttemptOutcome.CONNECTED)
+    ]
+    assert session.get_one(CallbackTask, task_id).status is CallbackStatus.DONE
+    assert len(rest_requests(session, "Messages")) == 1  # the text was not sent again
+    assert session.get_one(Presence, ava.id).state is not PresenceState.RESERVED
+
+
+def test_a_leg_created_before_the_kill_still_bridges_and_is_not_redialed(
+    session: Session,
+    engine: Engine,
+    client: FlaskClient,
+    twilio: TwilioSimulator,
+    practice: Practice,
+    redis: Redis,
+    tmp_path: Path,
+) -> None:
+    """The worker died after Twilio created the leg; the coordinator answers it in time."""
+    make_coordinator(session, practice, "ava")
+    session.commit()
+    task_id, attempt_id = new_lead(session, client, practice)
+    start_and_kill_a_worker(engine, task_id, attempt_id, tmp_path, "leg created")
+    (leg,) = coordinator_calls(session)
+    call = play_outbound(twilio, leg)  # answered within the ring time, as usual
+    assert len(patient_dials(call)) == 1
+    age_claims(session, task_id)  # nothing is left claimed: the reconciler has nothing to do
+    with worker(tmp_path, "--reconcile-every", "0.5") as second:
+        time.sleep(3.0)
+        assert second.process.poll() is None, second.output()
+    assert len(coordinator_calls(session)) == 1
+    rows = attempts(session, task_id)
+    assert [(a.attempt_no, a.state, a.outcome) for a in rows] == [
+        (1, AttemptState.DONE, AttemptOutcome.CONNECTED)
+    ]
