@@ -71,15 +71,24 @@ def enqueue(
     retries: int = 3,
     backoff: tuple[int, ...] = (10, 60, 300),
     timeout: int = 60,
+    rerun_if_running: bool = False,
 ) -> Job:
     """Put one job on a queue with retries and backoff; a ``job_id`` makes re-enqueueing a no-op
-    while the same job is still waiting."""
+    while the same job is still waiting.
+
+    ``rerun_if_running``: for a job that scans the database for work, a request made while it
+    runs may come after its scan; it gets one follow-up run (``<job_id>-again``), itself
+    coalesced while it waits.
+    """
     q = get_queue(settings, queue)
     if job_id is not None:
         existing = q.fetch_job(job_id)
-        if existing is not None and existing.get_status(refresh=True) in (
-            "queued", "scheduled", "started", "deferred",
-        ):
+        status = existing.get_status(refresh=True) if existing is not None else None
+        if status == "started" and rerun_if_running:
+            job_id = f"{job_id}-again"
+            existing = q.fetch_job(job_id)
+            status = existing.get_status(refresh=True) if existing is not None else None
+        if existing is not None and status in ("queued", "scheduled", "started", "deferred"):
             return existing
     job = q.enqueue_call(
         func,

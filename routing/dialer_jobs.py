@@ -32,8 +32,29 @@ def schedule_attempt(settings: Settings, attempt_id: int, due: datetime | None =
 
 
 def schedule_practice(settings: Settings, practice_id: int) -> None:
-    """A coordinator may have become free: dial the practice's due attempts."""
-    enqueue(settings, dial_next, practice_id, queue=DIALER, job_id=f"dial-next-{practice_id}")
+    """A coordinator may have become free, or an attempt came due: dial the practice's due
+    attempts. Coalesced: a burst of requests is one waiting job (plus one after a running one).
+    """
+    enqueue(
+        settings,
+        dial_next,
+        practice_id,
+        queue=DIALER,
+        job_id=f"dial-next-{practice_id}",
+        rerun_if_running=True,
+    )
+
+
+def schedule_first_dial(
+    settings: Settings, practice_id: int, attempt_id: int, due: datetime | None
+) -> None:
+    """A new callback task's first attempt: at its due time, or now through the practice's
+    ``dial_next`` (oldest first, and a burst of leads does not become a burst of dial jobs
+    that mostly find every coordinator busy)."""
+    if due is not None and due > clock.now():
+        schedule_attempt(settings, attempt_id, due)
+    else:
+        schedule_practice(settings, practice_id)
 
 
 def _dial(attempt_id: int) -> dialer.DialOrder | dialer.Wait | None:

@@ -54,7 +54,9 @@ def create_lead() -> tuple[Response, int]:
         if accepted.message_id is not None:
             schedule_delivery(settings, accepted.message_id)
         if accepted.attempt_id is not None:
-            dialer_jobs.schedule_attempt(settings, accepted.attempt_id, accepted.attempt_due)
+            dialer_jobs.schedule_first_dial(
+                settings, practice_id, accepted.attempt_id, accepted.attempt_due
+            )
     response = jsonify(accepted.body)
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
