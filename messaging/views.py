@@ -11,11 +11,11 @@ from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
 from contact_center.jobs import left_to_reconciler
-from contact_center.messaging import services
-from contact_center.messaging.events import InboundSms, SmsStatus
 from contact_center.twilio import clean_text
 from contact_center.webhooks import app_settings, twilio_signed
 from ivr import sms
+from messaging import services
+from messaging.events import InboundSms, SmsStatus
 from routing import dialer_jobs
 
 logger = logging.getLogger(__name__)
