@@ -13,7 +13,7 @@ from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemai
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
 from ivr.events import DialOutcome, GatherAnswer, IncomingCall, StatusUpdate, VoicemailLeft
-from messaging.jobs import text_back_missed_call
+from ivr.jobs import text_back_missed_call
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
