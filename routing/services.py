@@ -25,6 +25,7 @@ from contact_center.models import Membership, Practice, Role, User
 from contact_center.settings import Settings
 from ivr.models import Call
 from routing import outbox, queue
+from routing.assignment import reserve_coordinator
 from routing.models import (
     CallbackReason,
     CallbackStatus,
@@ -55,7 +56,6 @@ from routing.queue import (
     dispatch_practice,
     offer_next,
     queue_name,
-    reserve_coordinator,
     route_call,
     wait_url,
     waiting_caller_for,
