@@ -1,4 +1,4 @@
-"""The Flask side of Twilio webhooks: signature check and the voice-view safety net."""
+"""The Flask side of Twilio webhooks: signature check, TwiML responses, voice-view safety net."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any, ParamSpec
 
 from flask import Response, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
 
 from contact_center import voice
 from contact_center.settings import Settings
-from contact_center.twilio import render, signature_valid
+from contact_center.twilio import clean_text, render, signature_valid
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -53,6 +54,14 @@ def twilio_signed(view: Callable[P, Any]) -> Callable[P, Any]:
 
 def twiml(script: voice.Script) -> Response:
     return Response(render(script, app_settings().public_base_url), mimetype="text/xml")
+
+
+def messaging_twiml(reply: str | None) -> Response:
+    """A messaging webhook's answer: one ``<Message>`` with ``reply``, or nothing."""
+    response = MessagingResponse()
+    if reply:
+        response.message(clean_text(reply))
+    return Response(str(response), mimetype="text/xml")
 
 
 def voice_webhook(fallback: Callable[[], voice.Script]) -> Callable[[Callable[P, Any]], Callable[P, Any]]:

@@ -9,11 +9,11 @@ from flask import Blueprint, Response, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import enqueue, left_to_reconciler
-from contact_center.messaging.jobs import text_back_missed_call
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
 from ivr.events import DialOutcome, GatherAnswer, IncomingCall, StatusUpdate, VoicemailLeft
+from ivr.jobs import text_back_missed_call
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")

@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from contact_center.messaging import quiet_hours
-from contact_center.messaging import services as messaging
 from contact_center.models import Practice
 from contact_center.voice import Dial, Gather, Hangup, Say, Script
 from ivr.models import Call, CallStatus, Direction
+from messaging import quiet_hours
+from messaging import services as messaging
 from routing import services as routing
 from routing import sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt
@@ -80,34 +80,33 @@ def open_callback(
     patient_id: int | None = None,
     note: str | None = None,
 ) -> tuple[CallbackTask, CallbackAttempt]:
-    """A callback task with its SLA deadline and its first attempt (due at once in hours, at
-    the next opening after hours, never in the patient's quiet hours)."""
+    """A callback task on the practice's SLA and its first attempt, never in quiet hours.
+
+    The task is ``routing.create_callback_task``'s with the practice's ``sla_minutes``; the
+    attempt is due when the task is (at once in hours, at the next opening after hours),
+    pushed out of the patient's quiet hours.
+    """
     settings = sla.dialer_settings(session, practice.id)
-    due, deadline = sla.deadline_for(practice, settings.sla_minutes, now)
-    task = CallbackTask(
-        practice_id=practice.id,
+    task = routing.create_callback_task(
+        session,
+        practice,
+        phone,
+        reason,
+        now,
         patient_id=patient_id,
-        phone=phone,
-        reason=reason,
-        status=CallbackStatus.OPEN,
-        due_at=due,
-        sla_deadline=deadline,
         note=note,
-        created_at=now,
+        sla_minutes=settings.sla_minutes,
     )
-    session.add(task)
-    session.flush()
     attempt = CallbackAttempt(
         task_id=task.id,
         practice_id=practice.id,
         attempt_no=1,
         state=AttemptState.SCHEDULED,
-        due_at=quiet_hours.next_allowed(phone, practice.timezone, due),
+        due_at=quiet_hours.next_allowed(phone, practice.timezone, task.due_at),
         created_at=now,
     )
     session.add(attempt)
     session.flush()
-    logger.info("callback task %s opened practice=%s reason=%s", task.id, practice.id, reason)
     return task, attempt
 
 

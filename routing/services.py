@@ -14,17 +14,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import Forbidden, NotFound
-from contact_center.hours import OpeningHours
 from contact_center.models import Membership, Practice, Role, User
 from contact_center.settings import Settings
 from ivr.models import Call
-from routing import outbox, queue
+from routing import outbox, queue, sla
+from routing.assignment import reserve_coordinator
+from routing.dialer_models import DEFAULT_SLA_MINUTES
 from routing.models import (
     CallbackReason,
     CallbackStatus,
@@ -55,7 +55,6 @@ from routing.queue import (
     dispatch_practice,
     offer_next,
     queue_name,
-    reserve_coordinator,
     route_call,
     wait_url,
     waiting_caller_for,
@@ -70,8 +69,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SLA = timedelta(minutes=5)
-AFTER_HOURS_GRACE = timedelta(minutes=15)
 DEFAULT_WRAP_UP_S = 60
 
 
@@ -315,17 +312,6 @@ def unsent_redirects(session: Session) -> list[int]:
 # --- callback tasks ----------------------------------------------------------------------
 
 
-def callback_due(practice: Practice, now: datetime) -> tuple[datetime, datetime]:
-    """When a callback should start and its SLA deadline: now + 5 min in hours;
-    after hours, the next opening (+15 min to reach the patient)."""
-    hours = OpeningHours.parse(practice.hours_spec)
-    zone = ZoneInfo(practice.timezone)
-    if hours.is_open(now, zone):
-        return now, now + DEFAULT_SLA
-    opening = hours.next_opening(now, zone) or now
-    return opening, opening + AFTER_HOURS_GRACE
-
-
 def create_callback_task(
     session: Session,
     practice: Practice,
@@ -337,11 +323,14 @@ def create_callback_task(
     source_call_id: int | None = None,
     note: str | None = None,
     status: CallbackStatus = CallbackStatus.OPEN,
+    sla_minutes: int = DEFAULT_SLA_MINUTES,
 ) -> CallbackTask:
     """Open a callback task with its SLA; one per source call however often it is asked for.
 
-    ``status=HELD``: a queued callback that keeps the caller's place; the queue opens it when
-    the caller's turn comes.
+    Due now with a deadline ``sla_minutes`` later in hours; after hours, due at the next
+    opening with 15 minutes to reach the patient (``sla.deadline_for``). ``status=HELD``: a
+    queued callback that keeps the caller's place; the queue opens it when the caller's turn
+    comes.
     """
     if source_call_id is not None:
         existing = session.scalars(
@@ -349,7 +338,7 @@ def create_callback_task(
         ).one_or_none()
         if existing is not None:
             return existing
-    due_at, deadline = callback_due(practice, now)
+    due_at, deadline = sla.deadline_for(practice, sla_minutes, now)
     task = CallbackTask(
         practice_id=practice.id,
         patient_id=patient_id,

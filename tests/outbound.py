@@ -1,6 +1,7 @@
-"""Plays the product's outbound calls (recorded ``Calls.create`` requests) through the existing
-``TwilioSimulator``: the coordinator's softphone leg fetches the ``Url`` TwiML, then follows the
-bridge ``<Dial><Number callerId=...>`` to the patient, and the leg's status callbacks are sent.
+"""Plays the product's outbound calls (recorded ``Calls.create`` requests) with
+``TwilioSimulator.outbound_call``: the coordinator's softphone leg fetches the ``Url`` TwiML, then
+follows the bridge ``<Dial><Number callerId=...>`` to the patient, and the leg's status callbacks
+are sent.
 """
 
 from __future__ import annotations
@@ -34,25 +35,19 @@ def play_outbound(
 ) -> SimulatedCall:
     """Play one outbound call the product asked Twilio to place."""
     leg = leg or Leg()
-    form = request.form
     assert request.response_sid, "the recorded request has no CallSid"
-    call = SimulatedCall(request.response_sid, str(form["From"]), str(form["To"]))
-    status_callback = str(form["StatusCallback"])
-    extra = {"Direction": "outbound-api"}
-    if leg.coordinator != "answer":
-        twilio._send(call, status_callback, {**extra, "CallStatus": leg.coordinator})
-        call.ended = True
-        return call
-    twilio._send(call, status_callback, {**extra, "CallStatus": "ringing"})
     answers = [Answer(digits=leg.outcome_digits)] if leg.outcome_digits else []
-    twilio._fetch(call, Caller(answers=answers, dials=[leg.patient]), str(form["Url"]), extra)
-    twilio._send(
-        call,
-        status_callback,
-        {**extra, "CallStatus": "completed", "CallDuration": str(leg.patient.talk_seconds)},
+    pickup = (
+        DialPlan("completed", leg.patient.talk_seconds)
+        if leg.coordinator == "answer"
+        else DialPlan(leg.coordinator, 0)
     )
-    call.ended = True
-    return call
+    return twilio.outbound_call(
+        request.response_sid,
+        {name: str(value) for name, value in request.form.items()},
+        Caller(answers=answers, dials=[leg.patient]),
+        pickup,
+    )
 
 
 def patient_dials(call: SimulatedCall) -> list[dict[str, str]]:

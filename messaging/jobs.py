@@ -7,11 +7,11 @@ import logging
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import MESSAGES, enqueue, enqueue_at
-from contact_center.messaging import services
-from contact_center.messaging.models import Message
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from contact_center.twilio import get_adapter
+from messaging import services
+from messaging.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -67,15 +67,3 @@ def schedule_delivery(settings: Settings, message_id: int, send_after: object = 
         )
     else:
         enqueue(settings, deliver_message, message_id, queue=MESSAGES, job_id=f"sms-{message_id}")
-
-
-def text_back_missed_call(call_sid: str) -> None:
-    """One text to a caller whose call ended unanswered (if the number may be texted)."""
-    from ivr import sms
-
-    with session_scope() as session:
-        message = sms.missed_call_text(session, call_sid, clock.now())
-        pending = message is not None and message.status.value == "pending"
-        message_id, send_after = (message.id, message.send_after) if message else (0, None)
-    if pending:
-        schedule_delivery(current_settings(), message_id, send_after)

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, NotFound
-from contact_center.messaging import phi, quiet_hours
-from contact_center.messaging.models import (
+from contact_center.models import Practice
+from messaging import phi, quiet_hours
+from messaging.models import (
     Conversation,
     Message,
     MessageDirection,
@@ -28,7 +29,6 @@ from contact_center.messaging.models import (
     MessageStatus,
     MessagingSettings,
 )
-from contact_center.models import Practice
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,35 @@
+"""Twilio's messaging webhook for incoming texts: keywords, acknowledgment, callback task."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, request
+
+from contact_center import clock
+from contact_center.db import session_scope
+from contact_center.errors import InvalidInput
+from contact_center.jobs import left_to_reconciler
+from contact_center.webhooks import app_settings, messaging_twiml, twilio_signed
+from ivr import sms
+from messaging.events import InboundSms
+from routing import dialer_jobs
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("sms_inbound", __name__, url_prefix="/twilio/sms")
+
+
+@bp.post("/incoming")
+@twilio_signed
+def incoming() -> Response:
+    try:
+        event = InboundSms.from_form(request.form)
+    except InvalidInput as exc:
+        logger.warning("malformed sms webhook: %s", exc)
+        return messaging_twiml(None)
+    with session_scope() as session:
+        handled = sms.handle_inbound_sms(session, event, clock.now())
+    if handled.dial_attempt_id is not None:
+        with left_to_reconciler(f"callback for sms {event.message_sid}"):
+            dialer_jobs.schedule_attempt(app_settings(), handled.dial_attempt_id, handled.dial_due)
+    return messaging_twiml(handled.reply)
