@@ -353,8 +353,7 @@ def run_product(args: argparse.Namespace) -> Burst:
                 sys.executable,
                 "-m",
                 "contact_center.worker",
-                "messages",
-                "dialer",
+                "realtime",
                 "--reconcile-every",
                 "5",
             ]

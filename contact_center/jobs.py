@@ -21,13 +21,15 @@ from contact_center.settings import EMBEDDED_REDIS, Settings
 
 logger = logging.getLogger(__name__)
 
-# Queue names, in the order a worker serves them: speed-to-lead first (texts, then dials, so
-# an instant reply never waits behind a burst of dial jobs), heavy work last.
-MESSAGES = "messages"
-DIALER = "dialer"
+# Queue names, in the order a worker serves them. ``realtime`` is everything a patient or a
+# coordinator is waiting on: texts, callback dials, queue redirects, wrap-up ends and the
+# reconcilers. It is one first-in-first-out line, so neither texts nor dials can starve the
+# other in a burst of leads; dials are coalesced into one waiting ``dial_next`` per practice,
+# so a burst of leads is a burst of texts and a handful of dial jobs. Heavy work comes last.
+REALTIME = "realtime"
 DEFAULT = "default"
 TRANSCRIPTION = "transcription"
-ALL_QUEUES = (MESSAGES, DIALER, DEFAULT, TRANSCRIPTION)
+ALL_QUEUES = (REALTIME, DEFAULT, TRANSCRIPTION)
 
 _connections: dict[str, Redis] = {}
 

@@ -1,8 +1,8 @@
 """The RQ worker, built from the app factory: ``python -m contact_center.worker``.
 
-Serves the queues in priority order (speed-to-lead dialer first) with RQ's scheduler, which
-retries with intervals need. ``--simple`` runs jobs in the worker process (no fork per job),
-which picks a job up in about 5 ms instead of about 10 ms: for the latency-critical queue.
+Serves the queues in the order given (``realtime`` first, see contact_center.jobs) with RQ's
+scheduler, which retries with intervals need. ``--simple`` runs jobs in the worker process (no
+fork per job), which picks a job up in about 5 ms instead of about 10 ms: for ``realtime``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 
 from contact_center import create_app
-from contact_center.jobs import ALL_QUEUES, DEFAULT, DIALER, TRANSCRIPTION, enqueue, get_redis
+from contact_center.jobs import ALL_QUEUES, DEFAULT, REALTIME, TRANSCRIPTION, enqueue, get_redis
 from contact_center.runtime import current_settings
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, s
     from routing.dialer_jobs import reconcile_due
 
     return [
-        (every_s, routing_jobs.reconcile, DIALER, "routing-reconcile"),
-        (every_s, reconcile_due, DIALER, "reconcile"),
+        (every_s, routing_jobs.reconcile, REALTIME, "routing-reconcile"),
+        (every_s, reconcile_due, REALTIME, "reconcile"),
         (max(every_s, 300.0), reconcile_downloads, DEFAULT, "recordings-reconcile"),
         (max(every_s, 3600.0), enqueue_retention, DEFAULT, "recordings-retention"),
     ]

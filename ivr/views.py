@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import enqueue, left_to_reconciler
+from contact_center.jobs import REALTIME, enqueue, left_to_reconciler
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
@@ -96,7 +96,7 @@ def status() -> Response:
         # Missed-call text-back; the job checks the call went unanswered and may be texted.
         with left_to_reconciler(f"text-back {event.call_sid}"):
             enqueue(
-                app_settings(), text_back_missed_call, event.call_sid,
+                app_settings(), text_back_missed_call, event.call_sid, queue=REALTIME,
                 job_id=f"text-back-{event.call_sid}",
             )
     return twiml(EMPTY)

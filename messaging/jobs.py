@@ -6,7 +6,7 @@ import logging
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import MESSAGES, enqueue, enqueue_at
+from contact_center.jobs import REALTIME, enqueue, enqueue_at
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from contact_center.twilio import get_adapter
@@ -62,8 +62,8 @@ def schedule_delivery(settings: Settings, message_id: int, send_after: object = 
             send_after,
             deliver_message,
             message_id,
-            queue=MESSAGES,
+            queue=REALTIME,
             job_id=f"sms-{message_id}-at",
         )
     else:
-        enqueue(settings, deliver_message, message_id, queue=MESSAGES, job_id=f"sms-{message_id}")
+        enqueue(settings, deliver_message, message_id, queue=REALTIME, job_id=f"sms-{message_id}")

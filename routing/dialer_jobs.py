@@ -9,7 +9,7 @@ from datetime import datetime
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import DIALER, enqueue, enqueue_at
+from contact_center.jobs import REALTIME, enqueue, enqueue_at
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from contact_center.twilio import get_adapter
@@ -25,10 +25,10 @@ def schedule_attempt(settings: Settings, attempt_id: int, due: datetime | None =
     """Enqueue the dial of an attempt now, or at its due time (enqueue after the commit)."""
     if due is not None and due > clock.now():
         enqueue_at(
-            settings, due, dial_attempt, attempt_id, queue=DIALER, job_id=f"dial-{attempt_id}-at"
+            settings, due, dial_attempt, attempt_id, queue=REALTIME, job_id=f"dial-{attempt_id}-at"
         )
     else:
-        enqueue(settings, dial_attempt, attempt_id, queue=DIALER, job_id=f"dial-{attempt_id}")
+        enqueue(settings, dial_attempt, attempt_id, queue=REALTIME, job_id=f"dial-{attempt_id}")
 
 
 def schedule_practice(settings: Settings, practice_id: int) -> None:
@@ -39,7 +39,7 @@ def schedule_practice(settings: Settings, practice_id: int) -> None:
         settings,
         dial_next,
         practice_id,
-        queue=DIALER,
+        queue=REALTIME,
         job_id=f"dial-next-{practice_id}",
         rerun_if_running=True,
     )
@@ -125,5 +125,11 @@ def reconcile_due() -> None:
     for message_id in plan.messages:
         schedule_delivery(settings, message_id)
     for call_sid in plan.missed_calls:
-        enqueue(settings, text_back_missed_call, call_sid, job_id=f"text-back-{call_sid}")
+        enqueue(
+            settings,
+            text_back_missed_call,
+            call_sid,
+            queue=REALTIME,
+            job_id=f"text-back-{call_sid}",
+        )
     logger.info("reconciled %s", plan)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import enqueue, get_queue
+from contact_center.jobs import REALTIME, enqueue, get_queue
 from contact_center.runtime import current_settings
 from contact_center.twilio import get_adapter
 from routing import outbox, services
@@ -82,7 +82,13 @@ def reconcile() -> dict[str, int]:
     with session_scope() as session:
         unsent = services.unsent_redirects(session)
     for entry_id in unsent:
-        enqueue(current_settings(), redirect_waiter, entry_id, job_id=f"redirect-waiter-{entry_id}")
+        enqueue(
+            current_settings(),
+            redirect_waiter,
+            entry_id,
+            queue=REALTIME,
+            job_id=f"redirect-waiter-{entry_id}",
+        )
     counts["redirects"] = len(unsent)
     if any(counts.values()):
         logger.info("routing reconciled %s", counts)
@@ -100,7 +106,7 @@ def reconcile_and_reschedule() -> None:
 def schedule_reconciler(*, force: bool = False) -> None:
     """Make sure one sweep is scheduled (``force``: the running sweep schedules its successor)."""
     settings = current_settings()
-    q = get_queue(settings)
+    q = get_queue(settings, REALTIME)
     if not force:
         existing = q.fetch_job(RECONCILE_JOB_ID)
         if existing is not None and existing.get_status(refresh=True) in (
@@ -116,7 +122,7 @@ def schedule_reconciler(*, force: bool = False) -> None:
 
 def _schedule_end_of_wrap_up(user_id: int, until_iso: str) -> None:
     when = datetime.fromisoformat(until_iso)
-    get_queue(current_settings()).enqueue_at(
+    get_queue(current_settings(), REALTIME).enqueue_at(
         when, end_wrap_up, user_id, until_iso,
         job_id=f"end-wrap-up-{user_id}-{int(when.timestamp())}",
         job_timeout=30, result_ttl=600, failure_ttl=24 * 3600,
@@ -126,7 +132,9 @@ def _schedule_end_of_wrap_up(user_id: int, until_iso: str) -> None:
 def _run_note(kind: str, args: tuple[Any, ...]) -> None:
     settings = current_settings()
     if kind == outbox.REDIRECT_WAITER:
-        enqueue(settings, redirect_waiter, *args, job_id=f"redirect-waiter-{args[0]}")
+        enqueue(
+            settings, redirect_waiter, *args, queue=REALTIME, job_id=f"redirect-waiter-{args[0]}"
+        )
     elif kind == outbox.END_WRAP_UP:
         _schedule_end_of_wrap_up(*args)
     elif kind == outbox.KICK_RECONCILER:

@@ -266,7 +266,7 @@ def test_redis_flushed_mid_cadence_loses_nothing_and_doubles_nothing(
     task_id = post_lead(client, session, practice)["callback_task_id"]
     run_jobs(redis)
     play_outbound(twilio, rest_requests(session, "Calls")[0], NO_ANSWER)
-    assert redis.zcard("rq:scheduled:dialer") == 1  # attempt 2, scheduled in five minutes
+    assert redis.zcard("rq:scheduled:realtime") == 1  # attempt 2, scheduled in five minutes
     redis.flushdb()  # Redis is lost: the schedule with it
     clock.pin(clock.now() + timedelta(minutes=5))
     reconcile(redis)

@@ -104,7 +104,7 @@ class WorkerProcess:
         self.log = var_dir / f"worker-{time.monotonic_ns()}.log"
         self._log = self.log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "contact_center.worker", "messages", "dialer", *args],
+            [sys.executable, "-m", "contact_center.worker", "realtime", *args],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -262,6 +262,14 @@ def new_lead(session: Session, client: FlaskClient, practice: Practice) -> tuple
     task_id = post_lead(client, session, practice, phone=patient_in_daytime())["callback_task_id"]
     (attempt,) = attempts(session, task_id)
     return task_id, attempt.id
+
+
+@pytest.fixture(autouse=True)
+def _worker_logs(tmp_path: Path) -> Iterator[None]:
+    """The workers' logs, in the report of a failing test (pytest shows captured output)."""
+    yield
+    for log in sorted(tmp_path.glob("worker-*.log")):
+        print(f"--- {log.name}\n{log.read_text(errors='replace')}")
 
 
 @pytest.fixture
