@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError
 from contact_center.hours import OpeningHours
+from contact_center.messaging import services as messaging
+from contact_center.messaging.events import InboundSms
+from contact_center.messaging.models import Conversation, Message, MessageKind
 from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient, practice_by_number
 from contact_center.phones import to_e164
 from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction
-from messaging import services as messaging
-from messaging.events import InboundSms
-from messaging.models import Conversation, Message, MessageKind
 from routing import dialer
 from routing.models import CallbackReason
 

@@ -20,14 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, Forbidden, InvalidInput
+from contact_center.messaging import services as messaging
+from contact_center.messaging.models import MessageKind
 from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient
 from contact_center.phones import to_e164
 from ivr import sms
 from ivr.models import ConsentKind, ConsentRecord
 from leads.models import ApiKey, IdempotentRequest, Lead
-from messaging import services as messaging
-from messaging.models import MessageKind
 from routing import dialer
 from routing.models import CallbackReason
 

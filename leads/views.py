@@ -12,9 +12,9 @@ from flask import Blueprint, Response, jsonify, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import left_to_reconciler
+from contact_center.messaging.jobs import schedule_delivery
 from contact_center.webhooks import app_settings
 from leads import services
-from messaging.jobs import schedule_delivery
 from routing import dialer_jobs, sla
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import InvalidInput, NotFound
+from contact_center.messaging import phi
+from contact_center.messaging.models import SmsTemplate
 from contact_center.models import Practice
-from messaging import phi
-from messaging.models import SmsTemplate
 
 PLACEHOLDERS = ("first_name", "practice_name", "date", "time", "booking_link")
 MAX_LENGTH = 640  # four SMS segments
