@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from contact_center.errors import DomainError, Forbidden, InvalidInput
 from contact_center.messaging import services as messaging
 from contact_center.messaging.models import MessageKind
+from contact_center.messaging.templates import acknowledgment
 from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient
 from contact_center.phones import to_e164
-from ivr import sms
 from ivr.models import ConsentKind, ConsentRecord
 from leads.models import ApiKey, IdempotentRequest, Lead
 from routing import dialer
@@ -248,7 +248,7 @@ def accept_lead(
                 session,
                 practice,
                 form.phone,
-                sms.acknowledgment(session, practice, now, task.due_at),
+                acknowledgment(session, practice, now, task.due_at),
                 MessageKind.ACKNOWLEDGMENT,
                 now,
                 direct_reply=True,

@@ -18,12 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # What each package may import besides itself. Flow (STYLE.md): ivr -> routing;
 # recordings -> transcription -> qa. SMS (contact_center.messaging) is part of the core
-# everyone texts through; leads hands a web form to ivr and routing.
+# everyone texts through; leads hands a web form to routing.
 ALLOWED: dict[str, frozenset[str]] = {
     "contact_center": frozenset(),
     "routing": frozenset({"contact_center"}),
     "ivr": frozenset({"contact_center", "routing"}),
-    "leads": frozenset({"contact_center", "routing", "ivr"}),
+    "leads": frozenset({"contact_center", "routing"}),
     "qa": frozenset({"contact_center"}),
     "transcription": frozenset({"contact_center", "qa"}),
     "recordings": frozenset({"contact_center", "ivr", "transcription", "qa"}),
