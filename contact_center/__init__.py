@@ -37,10 +37,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from routing import views as routing_views
 
     routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs
+    from contact_center.messaging.views import bp as sms_bp
     from ivr.sms_views import bp as sms_inbound_bp
-    from leads.views import bp as leads_bp
-    from messaging.views import bp as sms_bp
     from routing.dialer_views import bp as dialer_bp
+    from routing.lead_views import bp as leads_bp
 
     app.register_blueprint(sms_inbound_bp)
     app.register_blueprint(sms_bp)

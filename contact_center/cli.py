@@ -109,7 +109,7 @@ def practice_list() -> None:
 @click.option("--label", default="", help="Where the key is used, e.g. website")
 def practice_api_key(practice_name: str, label: str) -> None:
     """Create a key for POST /api/leads (printed once; only its hash is stored)."""
-    from leads.services import create_api_key
+    from contact_center.leads.services import create_api_key
 
     with _one_line_errors(), session_scope() as session:
         practice = practices.practice_by_name(session, practice_name)

@@ -5,9 +5,9 @@ Only migrations and tests import this (it is the one place that sees every featu
 
 from contact_center import models as _tenancy  # noqa: F401
 from contact_center.db import Base
+from contact_center.leads import models as _leads  # noqa: F401
+from contact_center.messaging import models as _messaging  # noqa: F401
 from ivr import models as _ivr  # noqa: F401
-from leads import models as _leads  # noqa: F401
-from messaging import models as _messaging  # noqa: F401
 from qa import models as _qa  # noqa: F401
 from recordings import models as _recordings  # noqa: F401
 from routing import dialer_models as _dialer  # noqa: F401

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from contact_center import clock
 from contact_center.db import session_scope
+from contact_center.messaging.jobs import schedule_delivery
 from contact_center.runtime import current_settings
 from ivr import sms
-from messaging.jobs import schedule_delivery
 
 
 def text_back_missed_call(call_sid: str) -> None:

@@ -13,20 +13,19 @@ import enum
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError
-from contact_center.hours import OpeningHours
+from contact_center.messaging import services as messaging
+from contact_center.messaging.events import InboundSms
+from contact_center.messaging.models import Conversation, Message, MessageKind
+from contact_center.messaging.templates import acknowledgment
 from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient, practice_by_number
 from contact_center.phones import to_e164
 from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction
-from messaging import services as messaging
-from messaging.events import InboundSms
-from messaging.models import Conversation, Message, MessageKind
 from routing import dialer
 from routing.models import CallbackReason
 
@@ -86,28 +85,6 @@ def help_text(session: Session, practice: Practice) -> str:
         f"{practice.name}: for help call {contact}. Msg & data rates may apply. "
         "Reply STOP to opt out."
     )
-
-
-def callback_window(practice: Practice, due: datetime) -> str:
-    local = due.astimezone(ZoneInfo(practice.timezone))
-    return f"{local:%A} after {local.strftime('%I:%M %p').lstrip('0')}"
-
-
-def acknowledgment(session: Session, practice: Practice, now: datetime, due: datetime) -> str:
-    """The instant answer to a first text or a web lead: different after hours, with the window."""
-    custom = messaging.settings_for(session, practice.id)
-    open_now = OpeningHours.parse(practice.hours_spec).is_open(now, ZoneInfo(practice.timezone))
-    if open_now:
-        text = custom.acknowledgment or (
-            "Thanks for reaching out to {practice_name}! A patient coordinator will call you "
-            "shortly. Reply STOP to opt out."
-        )
-    else:
-        text = custom.after_hours_acknowledgment or (
-            "Thanks for reaching out to {practice_name}. We're closed right now; a patient "
-            "coordinator will call you {callback_window}. Reply STOP to opt out."
-        )
-    return text.format(practice_name=practice.name, callback_window=callback_window(practice, due))
 
 
 def _ledger(

@@ -10,9 +10,9 @@ from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
 from contact_center.jobs import left_to_reconciler
+from contact_center.messaging.events import InboundSms
 from contact_center.webhooks import app_settings, messaging_twiml, twilio_signed
 from ivr import sms
-from messaging.events import InboundSms
 from routing import dialer_jobs
 
 logger = logging.getLogger(__name__)

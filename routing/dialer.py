@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
+from contact_center.messaging import quiet_hours
+from contact_center.messaging import services as messaging
 from contact_center.models import Practice
 from contact_center.voice import Dial, Gather, Hangup, Say, Script
 from ivr.models import Call, CallStatus, Direction
-from messaging import quiet_hours
-from messaging import services as messaging
 from routing import services as routing
 from routing import sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt

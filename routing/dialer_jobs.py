@@ -113,8 +113,8 @@ def dial_next(practice_id: int) -> int:
 
 def reconcile_due() -> None:
     """The periodic reconciler: re-enqueue what the database says is due (see reconcile.py)."""
+    from contact_center.messaging.jobs import schedule_delivery
     from ivr.jobs import text_back_missed_call
-    from messaging.jobs import schedule_delivery
     from routing import reconcile
 
     settings = current_settings()

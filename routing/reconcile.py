@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contact_center.messaging import services as messaging
 from ivr import sms
-from messaging import services as messaging
 from routing import dialer, sla
 from routing.dialer_models import AttemptState, CallbackAttempt
 

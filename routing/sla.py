@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, InvalidInput
 from contact_center.hours import OpeningHours
+from contact_center.messaging import quiet_hours
+from contact_center.messaging import services as messaging
+from contact_center.messaging.models import MessageKind
 from contact_center.models import Practice
-from messaging import quiet_hours
-from messaging import services as messaging
-from messaging.models import MessageKind
 from routing.dialer_models import (
     DEFAULT_CADENCE,
     DEFAULT_MAX_ATTEMPTS,

@@ -27,19 +27,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import auth
-from contact_center.models import Patient, Practice, Role, User
-from contact_center.runtime import current_settings
-from ivr.events import RecordingStatus
-from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction, MenuChoice
-from ivr.timeline import add_event
-from leads.models import Lead
-from messaging.models import (
+from contact_center.leads.models import Lead
+from contact_center.messaging.models import (
     Conversation,
     Message,
     MessageDirection,
     MessageKind,
     MessageStatus,
 )
+from contact_center.models import Patient, Practice, Role, User
+from contact_center.runtime import current_settings
+from ivr.events import RecordingStatus
+from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction, MenuChoice
+from ivr.timeline import add_event
 from qa.models import Disposition
 from qa.outcomes import set_outcome
 from qa.scoring import normalize

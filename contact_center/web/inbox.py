@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import NotFound
+from contact_center.messaging import services as messaging
+from contact_center.messaging.models import Conversation, Message, SmsTemplate
 from contact_center.models import Patient
 from contact_center.web.queries import patient_name
-from messaging import services as messaging
-from messaging.models import Conversation, Message, SmsTemplate
 
 
 @dataclass(frozen=True)

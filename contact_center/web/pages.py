@@ -21,6 +21,7 @@ from werkzeug.http import parse_range_header
 from contact_center import auth, clock
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, Forbidden, NotFound
+from contact_center.messaging.jobs import schedule_delivery
 from contact_center.models import ConsentMode, Role
 from contact_center.web import inbox as inbox_service
 from contact_center.web import practice_settings, queries, reports, review
@@ -28,7 +29,6 @@ from contact_center.web.access import current_user, practice_view, role
 from contact_center.web.outcomes import OUTCOMES
 from contact_center.web.outcomes import label as outcome_label
 from contact_center.webhooks import app_settings
-from messaging.jobs import schedule_delivery
 from qa.audit import Reader
 from qa.scorecards import current_scorecard
 from recordings.services import open_recording

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from contact_center.errors import InvalidInput
 from contact_center.hours import OpeningHours
+from contact_center.messaging import templates
+from contact_center.messaging.models import SmsTemplate
 from contact_center.models import ConsentMode, Practice
 from contact_center.web import queries
-from messaging import templates
-from messaging.models import SmsTemplate
 from routing import sla
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import NotFound
+from contact_center.leads.models import Lead
+from contact_center.messaging import services as messaging
 from contact_center.models import Membership, Patient, Practice, Role, User
 from ivr.models import Call, CallEvent, MenuChoice
-from leads.models import Lead
-from messaging import services as messaging
 from qa.models import CallOutcome
 from recordings.models import Recording
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contact_center.leads.models import Lead
 from contact_center.models import Practice
 from contact_center.web import queries
 from ivr.models import Call, CallStatus, Direction
-from leads.models import Lead
 from qa.models import CallOutcome, CallScore, Criterion, CriterionResult
 from routing.dialer_models import CallbackAttempt
 from routing.models import CallbackStatus, CallbackTask, PresenceState

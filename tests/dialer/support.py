@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
+from contact_center.leads import services as leads
 from contact_center.models import Practice
-from leads import services as leads
 from routing.dialer_models import CallbackAttempt
 
 PATIENT = "+13105550142"

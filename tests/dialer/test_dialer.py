@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from contact_center import clock
 from contact_center.db import session_scope
+from contact_center.leads import services as leads
+from contact_center.messaging import services as messaging
+from contact_center.messaging.models import MessagingSettings
 from contact_center.models import Practice
 from contact_center.simulator import DialPlan, TwilioSimulator, new_sid
 from ivr.models import Call, CallStatus, Direction
-from leads import services as leads
-from messaging import services as messaging
-from messaging.models import MessagingSettings
 from routing import dialer, dialer_jobs, sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt, DialerSettings
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState

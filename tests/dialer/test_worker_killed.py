@@ -33,9 +33,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from contact_center import clock
+from contact_center.messaging import quiet_hours
 from contact_center.models import Practice, TwilioRequest
 from contact_center.simulator import TwilioSimulator
-from messaging import quiet_hours
 from routing.dialer_models import AttemptOutcome, AttemptState
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
 from routing.reconcile import STALE_CLAIM

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
+from contact_center.leads import services as leads
+from contact_center.leads.models import IdempotentRequest, Lead
+from contact_center.messaging.models import Message, MessageKind
 from contact_center.models import Patient, Practice
 from contact_center.simulator import DialPlan, TwilioSimulator
 from ivr.models import ConsentKind, ConsentRecord
-from leads import services as leads
-from leads.models import IdempotentRequest, Lead
-from messaging.models import Message, MessageKind
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt
 from routing.models import CallbackReason, CallbackStatus, CallbackTask, Presence, PresenceState
 from tests.conftest import at_local

@@ -8,17 +8,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
-from contact_center.models import Practice
-from contact_center.simulator import TwilioSimulator, new_sid
-from ivr.models import ConsentKind, ConsentRecord
-from ivr.sms import Keyword, keyword_of
-from messaging.models import (
+from contact_center.messaging.models import (
     Conversation,
     Message,
     MessageDirection,
     MessageKind,
     MessageStatus,
 )
+from contact_center.models import Practice
+from contact_center.simulator import TwilioSimulator, new_sid
+from ivr.models import ConsentKind, ConsentRecord
+from ivr.sms import Keyword, keyword_of
 from routing.models import CallbackReason, CallbackTask
 from tests.conftest import at_local
 from tests.factories import make_practice

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
+from contact_center.messaging import phi, quiet_hours, services, templates
+from contact_center.messaging.jobs import deliver_message
+from contact_center.messaging.models import Message, MessageKind, MessageStatus
 from contact_center.models import Practice
 from contact_center.simulator import Caller, TwilioSimulator
 from ivr import sms
-from messaging import phi, quiet_hours, services, templates
-from messaging.jobs import deliver_message
-from messaging.models import Message, MessageKind, MessageStatus
 from tests.conftest import at_local
 from tests.factories import make_coordinator, make_practice
 from tests.openapi import problems

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.db import utcnow
+from contact_center.messaging.models import Conversation
 from contact_center.models import Practice, Role, User
 from contact_center.web.access import CHECKED
 from ivr.models import Call, CallStatus, Direction, MenuChoice
-from messaging.models import Conversation
 from recordings.models import Recording, RecordingSource
 from routing.models import CallbackReason, CallbackStatus, CallbackTask
 from tests.factories import make_practice

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.db import utcnow
+from contact_center.messaging.models import Conversation
 from contact_center.models import Practice, Role, User
 from ivr.models import Call
-from messaging.models import Conversation
 from qa.models import CallOutcome, CallScore, ScoreStatus
 from qa.services import score_transcript
 from recordings.models import Recording

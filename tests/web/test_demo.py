@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from contact_center import auth, demo, runtime
 from contact_center.db import utcnow
+from contact_center.messaging.models import Conversation
 from contact_center.web.demo_data import DEMO_CALLS, DEMO_PASSWORD, demo_audio
 from ivr.models import Call
-from messaging.models import Conversation
 from qa.models import CallOutcome, CallScore, Criterion, CriterionResult
 from qa.scoring import normalize
 from recordings.models import Recording, StorageState

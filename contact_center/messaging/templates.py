@@ -1,6 +1,7 @@
 """Per-practice SMS templates with placeholders, PHI-checked when saved and when rendered.
 
 Placeholders: ``{first_name}``, ``{practice_name}``, ``{date}``, ``{time}``, ``{booking_link}``.
+Also the practice's instant acknowledgment of a first text or a web lead.
 """
 
 from __future__ import annotations
@@ -8,14 +9,17 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import InvalidInput, NotFound
+from contact_center.hours import OpeningHours
+from contact_center.messaging import phi
+from contact_center.messaging.models import SmsTemplate
+from contact_center.messaging.services import settings_for
 from contact_center.models import Practice
-from messaging import phi
-from messaging.models import SmsTemplate
 
 PLACEHOLDERS = ("first_name", "practice_name", "date", "time", "booking_link")
 MAX_LENGTH = 640  # four SMS segments
@@ -83,3 +87,25 @@ def render(
         time=values.time,
         booking_link=values.booking_link or booking_link,
     )
+
+
+def callback_window(practice: Practice, due: datetime) -> str:
+    local = due.astimezone(ZoneInfo(practice.timezone))
+    return f"{local:%A} after {local.strftime('%I:%M %p').lstrip('0')}"
+
+
+def acknowledgment(session: Session, practice: Practice, now: datetime, due: datetime) -> str:
+    """The instant answer to a first text or a web lead: different after hours, with the window."""
+    custom = settings_for(session, practice.id)
+    open_now = OpeningHours.parse(practice.hours_spec).is_open(now, ZoneInfo(practice.timezone))
+    if open_now:
+        text = custom.acknowledgment or (
+            "Thanks for reaching out to {practice_name}! A patient coordinator will call you "
+            "shortly. Reply STOP to opt out."
+        )
+    else:
+        text = custom.after_hours_acknowledgment or (
+            "Thanks for reaching out to {practice_name}. We're closed right now; a patient "
+            "coordinator will call you {callback_window}. Reply STOP to opt out."
+        )
+    return text.format(practice_name=practice.name, callback_window=callback_window(practice, due))

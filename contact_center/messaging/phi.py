@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import InvalidInput
-from messaging.models import PhiTerm
+from contact_center.messaging.models import PhiTerm
 
 BUILT_IN_TERMS: tuple[str, ...] = (
     # neurotoxins and fillers

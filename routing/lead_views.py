@@ -12,10 +12,11 @@ from flask import Blueprint, Response, jsonify, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import left_to_reconciler
+from contact_center.leads import services
+from contact_center.messaging.jobs import schedule_delivery
 from contact_center.webhooks import app_settings
-from leads import services
-from messaging.jobs import schedule_delivery
 from routing import dialer_jobs, sla
+from routing.leads import accept_lead
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("leads", __name__, url_prefix="/api")
@@ -38,7 +39,7 @@ def create_lead() -> tuple[Response, int]:
         with session_scope() as session:
             practice = services.practice_for_key(session, _api_key())
             practice_id = practice.id
-            accepted = services.accept_lead(session, practice, key, raw, data, clock.now())
+            accepted = accept_lead(session, practice, key, raw, data, clock.now())
     except services.RequestInFlight:
         # A concurrent twin held the key; it has committed (or failed) by now: replay it.
         with session_scope() as session:

@@ -7,11 +7,11 @@ import logging
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import REALTIME, enqueue, enqueue_at
+from contact_center.messaging import services
+from contact_center.messaging.models import Message
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from contact_center.twilio import get_adapter
-from messaging import services
-from messaging.models import Message
 
 logger = logging.getLogger(__name__)
 

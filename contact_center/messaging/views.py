@@ -9,9 +9,9 @@ from flask import Blueprint, Response, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
+from contact_center.messaging import services
+from contact_center.messaging.events import SmsStatus
 from contact_center.webhooks import messaging_twiml, twilio_signed
-from messaging import services
-from messaging.events import SmsStatus
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/twilio/sms")

@@ -1,8 +1,8 @@
-"""Lead intake: API keys, validation, Idempotency-Key handling, and the speed-to-lead hand-off.
+"""Web-form leads without the intake: API keys, form validation, Idempotency-Key storage.
 
-``accept_lead`` writes the lead, the patient, the SMS consent, the callback task with its SLA and
-its first attempt, and the pending acknowledgment text, all in the caller's transaction; the
-view enqueues the text and the first dial after the commit.
+Plain functions on the caller's session; nothing here texts, dials or writes consent. The
+intake that does (``accept_lead``: patient, callback task, consent, acknowledgment) is the
+speed-to-lead hand-off in ``routing.leads``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, Forbidden, InvalidInput
+from contact_center.leads.models import ApiKey, IdempotentRequest
 from contact_center.models import Practice
-from contact_center.patients import find_or_add_patient
 from contact_center.phones import to_e164
-from ivr import sms
-from ivr.models import ConsentKind, ConsentRecord
-from leads.models import ApiKey, IdempotentRequest, Lead
-from messaging import services as messaging
-from messaging.models import MessageKind
-from routing import dialer
-from routing.models import CallbackReason
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_KEY_LENGTH = 255
@@ -162,32 +155,26 @@ def stored_answer(session: Session, practice_id: int, key: str, digest: str) -> 
     return Accepted(row.status_code, dict(row.response), replayed=True)
 
 
-def accept_lead(
-    session: Session,
-    practice: Practice,
-    idempotency_key: str | None,
-    raw_body: bytes,
-    data: Any,
-    now: datetime,
-) -> Accepted:
-    """Take a web-form lead once per Idempotency-Key.
-
-    Raises ``InvalidInput`` (422, with the field), ``IdempotencyConflict`` and
-    ``RequestInFlight`` (the same key is being handled concurrently: ask again).
-    """
+def checked_key(idempotency_key: str | None) -> str:
+    """The Idempotency-Key header, stripped; raises ``InvalidInput`` when missing or too long."""
     key = (idempotency_key or "").strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(
             "an Idempotency-Key header (1 to 255 characters) is required", "Idempotency-Key"
         )
-    digest = request_digest(raw_body)
-    replay = stored_answer(session, practice.id, key, digest)
-    if replay is not None:
-        return replay
-    form = LeadForm.from_json(data)
-    # Claim the key first: a concurrent twin waits on this row, then fails, then replays.
+    return key
+
+
+def claim_key(
+    session: Session, practice_id: int, key: str, digest: str, now: datetime
+) -> IdempotentRequest:
+    """Claim the key before doing the work; the caller stores the answer in the returned row.
+
+    A concurrent twin waits on this row, then fails, then replays. Raises ``RequestInFlight``
+    when another request holds the key right now.
+    """
     claim = IdempotentRequest(
-        practice_id=practice.id,
+        practice_id=practice_id,
         key=key,
         request_digest=digest,
         status_code=0,
@@ -199,76 +186,4 @@ def accept_lead(
             session.add(claim)
     except IntegrityError as exc:
         raise RequestInFlight("a request with this Idempotency-Key is in progress") from exc
-
-    patient = find_or_add_patient(session, practice.id, form.phone, now)
-    assert patient is not None  # the phone was validated above
-    first, _, last = form.name.partition(" ")
-    patient.first_name = patient.first_name or first[:80]
-    patient.last_name = patient.last_name or (last[:80] or None)
-    patient.email = patient.email or form.email
-    task, attempt = dialer.open_callback(
-        session,
-        practice,
-        form.phone,
-        CallbackReason.LEAD,
-        now,
-        patient_id=patient.id,
-        note=f"web lead {first}"[:200],
-    )
-    lead = Lead(
-        practice_id=practice.id,
-        patient_id=patient.id,
-        callback_task_id=task.id,
-        name=form.name,
-        phone=form.phone,
-        email=form.email,
-        source=form.source,
-        message=form.message,
-        sms_consent=form.sms_consent,
-        consent_wording=form.consent_wording,
-        created_at=now,
-    )
-    session.add(lead)
-    session.flush()
-    message_id, sms_state = None, "not_consented"
-    if form.sms_consent:
-        session.add(
-            ConsentRecord(
-                practice_id=practice.id,
-                kind=ConsentKind.SMS,
-                phone=form.phone,
-                granted=True,
-                method="web_form",
-                wording=form.consent_wording,
-                at=now,
-            )
-        )
-        try:
-            message = messaging.send_sms(
-                session,
-                practice,
-                form.phone,
-                sms.acknowledgment(session, practice, now, task.due_at),
-                MessageKind.ACKNOWLEDGMENT,
-                now,
-                direct_reply=True,
-                dedupe_key=f"lead-ack:{lead.id}",
-            )
-            message_id, sms_state = message.id, "queued"
-        except messaging.SmsRefused as exc:
-            sms_state = f"refused: {exc.reason}"
-        except InvalidInput:  # a practice's own acknowledgment names a treatment
-            sms_state = "refused: phi"
-    body = {
-        "lead_id": lead.id,
-        "patient_id": patient.id,
-        "callback_task_id": task.id,
-        "phone": form.phone,
-        "sla_deadline": task.sla_deadline.isoformat(),
-        "first_attempt_due": attempt.due_at.isoformat(),
-        "sms": sms_state,
-    }
-    claim.status_code, claim.response = 201, body
-    return Accepted(
-        201, body, message_id=message_id, attempt_id=attempt.id, attempt_due=attempt.due_at
-    )
+    return claim

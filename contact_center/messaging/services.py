@@ -19,9 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, NotFound
-from contact_center.models import Practice
-from messaging import phi, quiet_hours
-from messaging.models import (
+from contact_center.messaging import phi, quiet_hours
+from contact_center.messaging.models import (
     Conversation,
     Message,
     MessageDirection,
@@ -29,6 +28,7 @@ from messaging.models import (
     MessageStatus,
     MessagingSettings,
 )
+from contact_center.models import Practice
 
 logger = logging.getLogger(__name__)
 
