@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from contact_center import clock
 from contact_center.db import session_scope
+from contact_center.jobs import REALTIME, enqueue
 from contact_center.messaging.jobs import schedule_delivery
 from contact_center.runtime import current_settings
+from contact_center.settings import Settings
 from ivr import sms
+
+logger = logging.getLogger(__name__)
 
 
 def text_back_missed_call(call_sid: str) -> None:
@@ -17,3 +23,25 @@ def text_back_missed_call(call_sid: str) -> None:
         message_id, send_after = (message.id, message.send_after) if message else (0, None)
     if pending:
         schedule_delivery(current_settings(), message_id, send_after)
+
+
+def schedule_text_back(settings: Settings, call_sid: str) -> None:
+    """Enqueue the text-back of a call that ended (once per call while it waits)."""
+    enqueue(
+        settings,
+        text_back_missed_call,
+        call_sid,
+        queue=REALTIME,
+        job_id=f"text-back-{call_sid}",
+    )
+
+
+def reconcile_text_backs() -> None:
+    """The periodic reconciler: calls that ended unanswered whose text-back never went out (a
+    lost status callback, Redis away) get it now."""
+    with session_scope() as session:
+        missed = sms.unanswered_calls_without_text(session, clock.now())
+    for call_sid in missed:
+        schedule_text_back(current_settings(), call_sid)
+    if missed:
+        logger.info("text-backs re-enqueued calls=%s", missed)

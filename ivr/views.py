@@ -8,12 +8,12 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import REALTIME, enqueue, left_to_reconciler
+from contact_center.jobs import left_to_reconciler
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
 from ivr.events import DialOutcome, GatherAnswer, IncomingCall, StatusUpdate, VoicemailLeft
-from ivr.jobs import text_back_missed_call
+from ivr.jobs import schedule_text_back
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
@@ -95,10 +95,7 @@ def status() -> Response:
     if moved and event.status in FINAL_STATUSES:
         # Missed-call text-back; the job checks the call went unanswered and may be texted.
         with left_to_reconciler(f"text-back {event.call_sid}"):
-            enqueue(
-                app_settings(), text_back_missed_call, event.call_sid, queue=REALTIME,
-                job_id=f"text-back-{event.call_sid}",
-            )
+            schedule_text_back(app_settings(), event.call_sid)
     return twiml(EMPTY)
 
 

@@ -114,7 +114,6 @@ def dial_next(practice_id: int) -> int:
 def reconcile_due() -> None:
     """The periodic reconciler: re-enqueue what the database says is due (see reconcile.py)."""
     from contact_center.messaging.jobs import schedule_delivery
-    from ivr.jobs import text_back_missed_call
     from routing import reconcile
 
     settings = current_settings()
@@ -124,12 +123,4 @@ def reconcile_due() -> None:
         schedule_practice(settings, practice_id)
     for message_id in plan.messages:
         schedule_delivery(settings, message_id)
-    for call_sid in plan.missed_calls:
-        enqueue(
-            settings,
-            text_back_missed_call,
-            call_sid,
-            queue=REALTIME,
-            job_id=f"text-back-{call_sid}",
-        )
     logger.info("reconciled %s", plan)

@@ -6,7 +6,7 @@ Run periodically by the worker (and safe to run any time, any number of times):
   is released, the same attempt number is dialed again: a leg left over from the dead claim
   carries an old token and is refused at bridge time, so the patient is dialed once);
 - practices with due attempts get a ``dial_next``;
-- pending texts that are due, and missing missed-call text-backs, are re-enqueued;
+- pending texts that are due are re-enqueued (missed-call text-backs: ivr.jobs);
 - SLA breaches are detected (and managers alerted).
 """
 
@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.messaging import services as messaging
-from ivr import sms
 from routing import dialer, sla
 from routing.dialer_models import AttemptState, CallbackAttempt
 
@@ -36,7 +35,6 @@ STALE_RINGING = timedelta(minutes=10)
 class Plan:
     practices: list[int] = field(default_factory=list)
     messages: list[int] = field(default_factory=list)
-    missed_calls: list[str] = field(default_factory=list)
     reset_attempts: list[int] = field(default_factory=list)
     breaches: list[int] = field(default_factory=list)
 
@@ -79,5 +77,4 @@ def reconcile(session: Session, now: datetime) -> Plan:
     plan.breaches = [b.task_id for b in sla.detect_breaches(session, now)]
     plan.practices = practices_with_due_attempts(session, now)
     plan.messages = messaging.pending_due(session, now)
-    plan.missed_calls = sms.unanswered_calls_without_text(session, now)
     return plan

@@ -88,10 +88,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # The missed-call text-back is ivr's auto-reply and reads the Call, so it cannot move into
     # the core's messaging; the fix is to have the worker (a composition root) run ivr's own
     # reconcile step instead of the dialer's reconciler doing it.
-    ("routing.reconcile", "ivr.sms"): (
-        "the dialer's reconciler also lists missed-call text-backs that never went out"
-    ),
-    ("routing.dialer_jobs", "ivr.jobs"): "the dialer's reconcile job re-enqueues those text-backs",
     ("transcription.jobs", "recordings.models"): "transcription reads the stored recording",
     ("transcription.jobs", "recordings.services"): "transcription reads the stored recording",
     ("transcription.jobs", "recordings.storage"): "transcription reads the stored recording",
