@@ -73,14 +73,15 @@ def enqueue(
     retries: int = 3,
     backoff: tuple[int, ...] = (10, 60, 300),
     timeout: int = 60,
-    rerun_if_running: bool = False,
+    rerun_if_running: bool = True,
 ) -> Job:
     """Put one job on a queue with retries and backoff; a ``job_id`` makes re-enqueueing a no-op
     while the same job is still waiting.
 
-    ``rerun_if_running``: for a job that scans the database for work, a request made while it
-    runs may come after its scan; it gets one follow-up run (``<job_id>-again``), itself
-    coalesced while it waits.
+    ``rerun_if_running``: a request made while the job runs may come after it read the
+    database, and a job "running" in Redis may belong to a worker that was killed; it gets one
+    follow-up run (``<job_id>-again``), itself coalesced while it waits. Jobs are idempotent,
+    so a follow-up with nothing left to do costs one empty run.
     """
     q = get_queue(settings, queue)
     if job_id is not None:

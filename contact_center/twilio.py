@@ -16,8 +16,10 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -162,16 +164,29 @@ class RecordedRequest:
     status_code: int
 
 
+# A list of what was created: (resource, filters such as {"To": ..., "From": ...}) -> records,
+# newest first, each with the resource's form fields, "sid" and "date_created" (UTC).
+Lookup = Callable[[str, Mapping[str, str]], list[dict[str, Any]]]
+
+
 class RecordingHttpClient(HttpClient):
     """The SDK's HttpClient that records requests instead of sending them (sandbox, tests).
 
     It answers like Twilio: a new resource gets a fresh SID, an update echoes the SID in the
-    path, a DELETE answers 204. ``store`` receives each request (the default writes a row).
+    path, a DELETE answers 204, a list (GET on a collection) shows what was created, filtered
+    as Twilio filters it. ``store`` receives each request (the default writes a row) and
+    ``lookup`` answers lists (the default reads those rows).
     """
 
-    def __init__(self, store: Callable[[RecordedRequest], None], account_sid: str) -> None:
+    def __init__(
+        self,
+        store: Callable[[RecordedRequest], None],
+        account_sid: str,
+        lookup: Lookup | None = None,
+    ) -> None:
         super().__init__(logger=logger, is_async=False)
         self._store = store
+        self._lookup = lookup
         self._account_sid = account_sid
 
     def request(
@@ -188,6 +203,12 @@ class RecordingHttpClient(HttpClient):
         form = {k: v for k, v in (data or {}).items()}
         matches = _RESOURCE.findall(uri)
         resource, existing = matches[-1] if matches else ("", "")
+        if method.upper() == "GET" and resource and not existing and self._lookup is not None:
+            query = {k: str(v) for k, v in (params or {}).items()}
+            body = json.dumps(self._list_page(resource, query, uri))
+            url = f"{uri}?{urlencode(query)}" if query else uri
+            self._store(RecordedRequest("GET", url, {}, None, 200))
+            return Response(200, body, headers={"Content-Type": "application/json"})
         if method.upper() == "DELETE":
             status, sid, body = 204, existing or None, ""
         else:
@@ -198,10 +219,39 @@ class RecordingHttpClient(HttpClient):
         return Response(status, body, headers={"Content-Type": "application/json"})
 
 
+    def _list_page(self, resource: str, query: Mapping[str, str], uri: str) -> dict[str, Any]:
+        assert self._lookup is not None
+        size = int(query.get("PageSize", "50"))
+        filters = {k: v for k, v in query.items() if k in ("To", "From")}
+        records = [
+            {
+                **_fake_resource(self._account_sid, str(r["sid"]), resource, r, uri),
+                "date_created": format_datetime(r["date_created"], usegmt=True),
+            }
+            for r in self._lookup(resource, filters)[:size]
+        ]
+        path = uri.split("api.twilio.com", 1)[-1]
+        return {
+            resource.lower(): records,
+            "uri": path,
+            "first_page_uri": path,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "start": 0,
+            "end": max(len(records) - 1, 0),
+        }
+
+
 def _fake_resource(
     account_sid: str, sid: str, resource: str, form: Mapping[str, Any], uri: str
 ) -> dict[str, Any]:
-    snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in form.items()}
+    snake = {
+        re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v
+        for k, v in form.items()
+        if k not in ("sid", "date_created")
+    }
     return {
         **snake,
         "sid": sid,
@@ -230,6 +280,26 @@ def store_in_database(request: RecordedRequest) -> None:
         )
 
 
+def lookup_in_database(resource: str, filters: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Default lists of the recording client: the recorded creations, newest first."""
+    from sqlalchemy import select
+
+    from contact_center.db import session_scope
+    from contact_center.models import TwilioRequest
+
+    with session_scope() as session:
+        rows = session.scalars(
+            select(TwilioRequest)
+            .where(TwilioRequest.method == "POST", TwilioRequest.url.endswith(f"/{resource}.json"))
+            .order_by(TwilioRequest.id.desc())
+        ).all()
+        return [
+            {**row.form, "sid": row.response_sid, "date_created": row.created_at}
+            for row in rows
+            if all(str(row.form.get(k)) == v for k, v in filters.items())
+        ]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [str(v) for v in value]
@@ -242,7 +312,9 @@ class TwilioAdapter:
     def __init__(self, settings: Settings, http_client: HttpClient | None = None) -> None:
         if http_client is None:
             http_client = (
-                RecordingHttpClient(store_in_database, settings.twilio_account_sid)
+                RecordingHttpClient(
+                    store_in_database, settings.twilio_account_sid, lookup_in_database
+                )
                 if settings.sandbox
                 else TwilioHttpClient(timeout=10)
             )
@@ -278,6 +350,19 @@ class TwilioAdapter:
             to=to, from_=from_, body=body, status_callback=self.url(status_callback)
         )
         return str(message.sid)
+
+    def find_sent_message(
+        self, *, to: str, from_: str, body: str, since: datetime
+    ) -> str | None:
+        """The SID of a text with this body that Twilio took from us since ``since`` (for a
+        send whose answer was lost), or None. Twilio lists the newest first."""
+        for message in self.client.messages.list(to=to, from_=from_, limit=50):
+            created = message.date_created
+            if created is not None and created < since:
+                break
+            if message.body == body or (message.body or "").endswith(body):
+                return str(message.sid)
+        return None
 
     def delete_recording(self, recording_sid: str) -> None:
         self.client.recordings(recording_sid).delete()

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
 def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, str]]:
     """(period, job, queue, job id) of the periodic work: each job reads the database for what
     is due, so running it late or twice is harmless."""
+    from contact_center.messaging.jobs import reconcile_texts
     from ivr.jobs import reconcile_text_backs
     from recordings.jobs import enqueue_retention, reconcile_downloads
     from routing import jobs as routing_jobs
@@ -64,6 +65,7 @@ def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, s
     return [
         (every_s, routing_jobs.reconcile, REALTIME, "routing-reconcile"),
         (every_s, reconcile_due, REALTIME, "reconcile"),
+        (every_s, reconcile_texts, REALTIME, "texts-reconcile"),
         (every_s, reconcile_text_backs, REALTIME, "text-back-reconcile"),
         (max(every_s, 300.0), reconcile_downloads, DEFAULT, "recordings-reconcile"),
         (max(every_s, 3600.0), enqueue_retention, DEFAULT, "recordings-retention"),

@@ -41,7 +41,6 @@ def schedule_practice(settings: Settings, practice_id: int) -> None:
         practice_id,
         queue=REALTIME,
         job_id=f"dial-next-{practice_id}",
-        rerun_if_running=True,
     )
 
 
@@ -113,7 +112,6 @@ def dial_next(practice_id: int) -> int:
 
 def reconcile_due() -> None:
     """The periodic reconciler: re-enqueue what the database says is due (see reconcile.py)."""
-    from contact_center.messaging.jobs import schedule_delivery
     from routing import reconcile
 
     settings = current_settings()
@@ -121,6 +119,4 @@ def reconcile_due() -> None:
         plan = reconcile.reconcile(session, clock.now())
     for practice_id in plan.practices:
         schedule_practice(settings, practice_id)
-    for message_id in plan.messages:
-        schedule_delivery(settings, message_id)
     logger.info("reconciled %s", plan)

@@ -6,7 +6,7 @@ Run periodically by the worker (and safe to run any time, any number of times):
   is released, the same attempt number is dialed again: a leg left over from the dead claim
   carries an old token and is refused at bridge time, so the patient is dialed once);
 - practices with due attempts get a ``dial_next``;
-- pending texts that are due are re-enqueued (missed-call text-backs: ivr.jobs);
+- (texts: contact_center.messaging.jobs.reconcile_texts; text-backs: ivr.jobs);
 - SLA breaches are detected (and managers alerted).
 """
 
@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contact_center.messaging import services as messaging
 from routing import dialer, sla
 from routing.dialer_models import AttemptState, CallbackAttempt
 
@@ -34,7 +33,6 @@ STALE_RINGING = timedelta(minutes=10)
 @dataclass
 class Plan:
     practices: list[int] = field(default_factory=list)
-    messages: list[int] = field(default_factory=list)
     reset_attempts: list[int] = field(default_factory=list)
     breaches: list[int] = field(default_factory=list)
 
@@ -76,5 +74,4 @@ def reconcile(session: Session, now: datetime) -> Plan:
     plan.reset_attempts = reset_stale_attempts(session, now)
     plan.breaches = [b.task_id for b in sla.detect_breaches(session, now)]
     plan.practices = practices_with_due_attempts(session, now)
-    plan.messages = messaging.pending_due(session, now)
     return plan

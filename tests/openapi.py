@@ -7,7 +7,7 @@ import re
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "twilio-oai" / "twilio_api_v2010.json"
 
@@ -56,6 +56,12 @@ def problems(method: str, url: str, form: dict[str, Any]) -> list[str]:
     operation = spec()["paths"][template].get(method.lower())
     if operation is None:
         return [f"{method} not allowed on {template}"]
+    in_query = {
+        p["name"] for p in map(_resolve, operation.get("parameters", [])) if p["in"] == "query"
+    }
+    unknown = [name for name in parse_qs(parsed.query) if name not in in_query]
+    if unknown:
+        return [f"{method} {template}: unknown query parameter {name}" for name in unknown]
     body = operation.get("requestBody")
     if body is None:
         return [f"{method} {template} takes no form, got {sorted(form)}"] if form else []

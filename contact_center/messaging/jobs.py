@@ -67,3 +67,46 @@ def schedule_delivery(settings: Settings, message_id: int, send_after: object = 
         )
     else:
         enqueue(settings, deliver_message, message_id, queue=REALTIME, job_id=f"sms-{message_id}")
+
+
+def recover_message(message_id: int) -> None:
+    """A text a dead worker left ``sending``: if Twilio has it, record its SID; if not, send
+    it again. Twilio is asked, not guessed, so a lost answer never becomes a second text."""
+    settings = current_settings()
+    with session_scope() as session:
+        stale = services.stale_delivery(session, message_id, clock.now())
+    if stale is None:
+        return
+    outbound, since = stale
+    sid = get_adapter(settings).find_sent_message(
+        to=outbound.to, from_=outbound.from_, body=outbound.body, since=since
+    )
+    with session_scope() as session:
+        if sid is not None:
+            services.mark_handed_over(session, message_id, sid, clock.now())
+        else:
+            services.release_after_error(session, message_id)
+    if sid is None:
+        schedule_delivery(settings, message_id)
+    logger.warning(
+        "sms left sending by a dead worker message_id=%s: %s",
+        message_id,
+        f"Twilio had it, message_sid={sid}" if sid else "Twilio never got it, sending again",
+    )
+
+
+def reconcile_texts() -> None:
+    """The periodic reconciler: pending texts that are due, and texts a dead worker left
+    ``sending``, are enqueued again (the database says what is due; Redis may have lost it)."""
+    settings = current_settings()
+    with session_scope() as session:
+        due = services.pending_due(session, clock.now())
+        stale = services.stale_sending(session, clock.now())
+    for message_id in due:
+        schedule_delivery(settings, message_id)
+    for message_id in stale:
+        enqueue(
+            settings, recover_message, message_id, queue=REALTIME, job_id=f"sms-{message_id}-lost"
+        )
+    if due or stale:
+        logger.info("texts reconciled due=%s stale=%s", due, stale)

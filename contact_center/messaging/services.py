@@ -32,6 +32,10 @@ from contact_center.models import Practice
 
 logger = logging.getLogger(__name__)
 
+# Longer than a delivery job may run (its timeout is 60 s): a text still ``sending`` after this
+# belongs to a worker that died.
+STALE_SENDING = timedelta(minutes=2)
+
 # A coordinator's text within this long of the patient's last message is a direct reply.
 REPLY_WINDOW = timedelta(hours=1)
 STATUS_CALLBACK = "/twilio/sms/status"
@@ -273,6 +277,43 @@ def mark_handed_over(session: Session, message_id: int, message_sid: str, now: d
         message.status = MessageStatus.QUEUED
     message.sent_at = now
     message.status_at = message.status_at or now
+
+
+def stale_sending(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """Messages left ``sending`` with no SID for longer than any delivery job runs: the worker
+    died during the REST request, or before it recorded Twilio's answer."""
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.status == MessageStatus.SENDING,
+                Message.message_sid.is_(None),
+                Message.status_at < now - STALE_SENDING,
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+
+
+def stale_delivery(
+    session: Session, message_id: int, now: datetime
+) -> tuple[OutboundSms, datetime] | None:
+    """The text a dead worker was sending and when it started, if the message is still stale
+    (else None: a status callback or another recovery got there first)."""
+    message = session.get(Message, message_id)
+    if (
+        message is None
+        or message.status is not MessageStatus.SENDING
+        or message.message_sid is not None
+        or message.status_at is None
+        or message.status_at >= now - STALE_SENDING
+    ):
+        return None
+    conversation = session.get_one(Conversation, message.conversation_id)
+    practice = session.get_one(Practice, message.practice_id)
+    outbound = OutboundSms(message.id, conversation.phone, practice.phone_number, message.body)
+    return outbound, message.status_at
 
 
 def release_after_error(session: Session, message_id: int) -> None:

@@ -22,12 +22,14 @@ def test_a_running_scan_gets_one_follow_up_run(settings: Settings, redis: Redis)
     running = enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1")
     get_queue(settings, REALTIME).remove(running)
     running.set_status(JobStatus.STARTED)  # a worker took it and is scanning
-    # Without asking for a rerun, the running job answers for the request.
-    assert enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1").id == "scan-1"
+    # Without a rerun, the running job answers for the request.
+    assert (
+        enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1", rerun_if_running=False).id
+        == "scan-1"
+    )
     assert get_queue(settings, REALTIME).count == 0
-    follow_up = enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1", rerun_if_running=True)
+    follow_up = enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1")
     assert follow_up.id == "scan-1-again"
-    twice = enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1", rerun_if_running=True)
+    twice = enqueue(settings, os.getpid, queue=REALTIME, job_id="scan-1")
     assert twice.id == "scan-1-again"
     assert get_queue(settings, REALTIME).job_ids == ["scan-1-again"]
-

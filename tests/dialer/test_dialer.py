@@ -14,9 +14,11 @@ from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.leads import services as leads
 from contact_center.messaging import services as messaging
+from contact_center.messaging.jobs import reconcile_texts
 from contact_center.messaging.models import MessagingSettings
 from contact_center.models import Practice
 from contact_center.simulator import DialPlan, TwilioSimulator, new_sid
+from ivr.jobs import reconcile_text_backs
 from ivr.models import Call, CallStatus, Direction
 from routing import dialer, dialer_jobs, sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt, DialerSettings
@@ -37,7 +39,10 @@ def practice(session: Session) -> Practice:
 
 
 def reconcile(redis: Redis) -> None:
+    """What the worker's ticker runs on the realtime queue."""
     dialer_jobs.reconcile_due()
+    reconcile_texts()
+    reconcile_text_backs()
     run_jobs(redis)
 
 

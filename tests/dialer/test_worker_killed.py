@@ -1,5 +1,5 @@
-"""A real worker process killed mid-dial (SIGKILL to its process group, fork and all) loses no
-lead and never dials the patient twice for the same attempt.
+"""A real worker process killed mid-dial or mid-text (SIGKILL to it and its work horse) loses no
+lead, never dials the patient twice for the same attempt, and sends a text exactly once.
 
 The worker is the product's own (``python -m contact_center.worker``) on the test database and
 Redis. Each case stops it at a chosen point by holding, from the test, a lock the worker needs
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session
 
 from contact_center import clock
@@ -42,6 +42,7 @@ from routing.reconcile import STALE_CLAIM
 from tests.conftest import BASE_URL, ROOT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.dialer.support import attempts, post_lead
 from tests.factories import make_coordinator, make_practice
+from tests.openapi import problems
 from tests.outbound import patient_dials, play_outbound, rest_requests
 
 pytestmark = pytest.mark.committed
@@ -362,3 +363,70 @@ def test_a_leg_created_before_the_kill_still_bridges_and_is_not_redialed(
     assert [(a.attempt_no, a.state, a.outcome) for a in rows] == [
         (1, AttemptState.DONE, AttemptOutcome.CONNECTED)
     ]
+
+
+def message_row(engine: Engine) -> tuple[str, str | None]:
+    with engine.connect() as conn:
+        status, sid = conn.execute(text("SELECT status, message_sid FROM sms_messages")).one()
+    return str(status), sid
+
+
+@pytest.mark.parametrize("kill_point", ["requesting", "sent"])
+def test_a_worker_killed_mid_text_sends_it_exactly_once(
+    session: Session,
+    engine: Engine,
+    client: FlaskClient,
+    practice: Practice,
+    redis: Redis,
+    tmp_path: Path,
+    kill_point: str,
+) -> None:
+    """The lead's instant text: the worker dies with the REST request in flight (Twilio never
+    got it: sent again) or after Twilio took it (the reconciler asks Twilio and adopts it)."""
+    new_lead(session, client, practice)  # nobody is signed in: the text is the only work
+    locks = [outbox_lock(engine)]  # stop one: the REST request to Twilio
+    try:
+        with worker(tmp_path, "--reconcile-every", "0") as first:
+            wait_for(
+                "the REST request to block",
+                blocked_on(engine, "INSERT INTO twilio_requests"),
+                first,
+                BLOCKED_TIMEOUT_S,
+            )
+            if kill_point == "sent":
+                # Stop two: Twilio answered with the SID; recording it waits.
+                locks.append(hold(engine, "SELECT id FROM sms_messages FOR UPDATE"))
+                locks.pop(0).rollback()
+                wait_for(
+                    "the SID to be recorded",
+                    blocked_on(engine, "UPDATE sms_messages"),
+                    first,
+                    BLOCKED_TIMEOUT_S,
+                )
+            first.kill()
+    finally:
+        for conn in locks:
+            conn.rollback()
+            conn.close()
+    assert message_row(engine) == ("sending", None)
+    assert len(rest_requests(session, "Messages")) == int(kill_point == "sent")
+    with engine.begin() as conn:  # minutes pass
+        conn.execute(text("UPDATE sms_messages SET status_at = status_at - interval '3 minutes'"))
+
+    with worker(tmp_path, "--reconcile-every", "0.5") as second:
+        wait_for(
+            "the text to be accounted for",
+            lambda: message_row(engine)[1] is not None,
+            second,
+            RECOVERY_TIMEOUT_S,
+        )
+        time.sleep(2.0)  # a few more reconcile rounds: nothing more is sent
+    (sent,) = rest_requests(session, "Messages")  # exactly one text went to Twilio
+    assert message_row(engine) == ("queued", sent.response_sid)
+    lookups = [
+        r
+        for r in session.scalars(select(TwilioRequest).where(TwilioRequest.method == "GET"))
+        if "/Messages.json" in r.url
+    ]
+    assert len(lookups) == 1  # Twilio was asked once before anything was decided
+    assert problems("GET", lookups[0].url, lookups[0].form) == []
