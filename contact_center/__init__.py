@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs
     from contact_center.messaging.views import bp as sms_bp
     from ivr.sms_views import bp as sms_inbound_bp
+    from routing.client_views import bp as client_bp
     from routing.dialer_views import bp as dialer_bp
     from routing.lead_views import bp as leads_bp
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(sms_bp)
     app.register_blueprint(leads_bp)
     app.register_blueprint(dialer_bp)
+    app.register_blueprint(client_bp)
     from contact_center import web
 
     web.register(app, settings)  # the console: templates/ and static/ of this package

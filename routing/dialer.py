@@ -117,7 +117,7 @@ def _lock(session: Session, attempt_id: int, *, skip_locked: bool) -> CallbackAt
     return session.scalars(query).one_or_none()
 
 
-def _stop_reason(session: Session, task: CallbackTask) -> str | None:
+def stop_reason(session: Session, task: CallbackTask) -> str | None:
     """Why the cadence must stop: the patient opted out, or called in and reached somebody."""
     if messaging.is_opted_out(session, task.practice_id, task.phone):
         return "patient opted out"
@@ -163,7 +163,7 @@ def inbound_waiting(session: Session, practice_id: int, now: datetime) -> bool:
     )
 
 
-def _cancel(
+def cancel(
     session: Session, task: CallbackTask, attempt: CallbackAttempt | None, why: str, now: datetime
 ) -> None:
     if attempt is not None and attempt.state in (AttemptState.SCHEDULED, AttemptState.CLAIMED):
@@ -188,11 +188,11 @@ def claim(session: Session, attempt_id: int, now: datetime) -> DialOrder | Wait 
         return Wait(attempt.due_at)
     task = session.get_one(CallbackTask, attempt.task_id)
     if task.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
-        _cancel(session, task, attempt, "task closed", now)
+        cancel(session, task, attempt, "task closed", now)
         return None
-    why = _stop_reason(session, task)
+    why = stop_reason(session, task)
     if why is not None:
-        _cancel(session, task, attempt, why, now)
+        cancel(session, task, attempt, why, now)
         return None
     practice = session.get_one(Practice, task.practice_id)
     if quiet_hours.is_quiet(task.phone, practice.timezone, now):
@@ -307,10 +307,10 @@ def connect(session: Session, attempt_id: int, token: str, call_sid: str, now: d
         logger.warning("stale dialer leg attempt=%s call_sid=%s", attempt_id, call_sid)
         return ALREADY_HANDLED
     task = session.get_one(CallbackTask, attempt.task_id)
-    why = _stop_reason(session, task)
+    why = stop_reason(session, task)
     if why is not None:
         attempt.state = AttemptState.CANCELED
-        _cancel(session, task, None, why, now)
+        cancel(session, task, None, why, now)
         attempt.outcome, attempt.ended_at, attempt.note = AttemptOutcome.CANCELED, now, why
         return Script.of(Say(f"This callback was canceled: {why}. Thank you."), Hangup())
     practice = session.get_one(Practice, task.practice_id)
@@ -319,18 +319,24 @@ def connect(session: Session, attempt_id: int, token: str, call_sid: str, now: d
     attempt.dialed_at = attempt.dialed_at or now
     attempt.patient_dialed_at = now
     what = task.note or task.reason.value.replace("_", " ")
-    query = _query(attempt.id, token)
     return Script.of(
         Say(
             f"{practice.name}, callback for {what}, attempt {attempt.attempt_no}. "
             "Connecting you to the patient now."
         ),
-        Dial(
-            action=f"/twilio/dialer/bridge-result?{query}",
-            number=task.phone,
-            caller_id=practice.phone_number,
-            timeout=PATIENT_RING_TIMEOUT_S,
-        ),
+        patient_dial(attempt, task, practice),
+    )
+
+
+def patient_dial(attempt: CallbackAttempt, task: CallbackTask, practice: Practice) -> Dial:
+    """Dial the patient with the practice number as caller ID; the result comes back to the
+    attempt (``bridge_result``) under the claim's token."""
+    assert attempt.token is not None
+    return Dial(
+        action=f"/twilio/dialer/bridge-result?{_query(attempt.id, attempt.token)}",
+        number=task.phone,
+        caller_id=practice.phone_number,
+        timeout=PATIENT_RING_TIMEOUT_S,
     )
 
 
@@ -392,14 +398,14 @@ def finish_attempt(
         task.status = CallbackStatus.DONE
         task.closed_at = now
         return None
-    why = _stop_reason(session, task)
+    why = stop_reason(session, task)
     if why is not None:
-        _cancel(session, task, None, why, now)
+        cancel(session, task, None, why, now)
         return None
     practice = session.get_one(Practice, task.practice_id)
     settings = sla.dialer_settings(session, practice.id)
     if attempt.attempt_no >= settings.max_attempts:
-        _cancel(session, task, None, f"no answer after {attempt.attempt_no} attempts", now)
+        cancel(session, task, None, f"no answer after {attempt.attempt_no} attempts", now)
         return None
     number = attempt.attempt_no + 1
     following = CallbackAttempt(
@@ -477,4 +483,4 @@ def stop_for_opt_out(session: Session, practice_id: int, phone: str, now: dateti
             )
             .execution_options(synchronize_session=False)
         )
-        _cancel(session, task, None, "patient opted out", now)
+        cancel(session, task, None, "patient opted out", now)

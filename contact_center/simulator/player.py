@@ -95,6 +95,27 @@ class TwilioSimulator(TwimlPlayer):
         call.ended = True
         return call
 
+    def softphone_call(
+        self,
+        identity: str,
+        params: Mapping[str, str],
+        voice_url: str,
+        status_callback: str | None = None,
+        callee: Caller | None = None,
+        talk_seconds: int = 60,
+    ) -> SimulatedCall:
+        """Play a call the Voice SDK places from a browser through a TwiML App: Twilio posts the
+        app's Voice URL with ``From`` client:<identity> and the SDK's ``params``, follows the
+        TwiML (``callee`` answers its Dials and Gathers), then the app's status callback."""
+        call = SimulatedCall(new_sid("CA"), f"client:{identity}", params.get("To", ""))
+        extra = {"Direction": "inbound", **params}
+        self._fetch(call, callee or Caller(), voice_url, extra)
+        if status_callback:
+            done = {"CallStatus": "completed", "CallDuration": str(talk_seconds)}
+            self._send(call, status_callback, {"Direction": "inbound", **done})
+        call.ended = True
+        return call
+
     # -- queues (<Enqueue>) ---------------------------------------------------------------
 
     def hold(self, call: SimulatedCall, caller: Caller, passes: int = 1) -> SimulatedCall:
