@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from contact_center.messaging import quiet_hours
 from contact_center.models import Membership, Practice, Role
 from contact_center.voice import Hangup, Say, Script
-from routing import dialer, presence
+from routing import dialer, dialer_legs, presence
 from routing.dialer_models import AttemptState, CallbackAttempt
 from routing.models import CallbackStatus, CallbackTask, PresenceState
 
@@ -114,7 +114,7 @@ def start_callback_call(
     attempt.note = MANUAL
     task.status = CallbackStatus.IN_PROGRESS
     logger.info("click to dial task=%s attempt=%s call_sid=%s", task.id, attempt.id, call_sid)
-    return Script.of(dialer.patient_dial(attempt, task, practice))
+    return Script.of(dialer_legs.patient_dial(attempt, task, practice))
 
 
 def client_leg_status(
@@ -128,4 +128,4 @@ def client_leg_status(
     ).first()
     if attempt is None or attempt.token is None:
         return None
-    return dialer.leg_status(session, attempt.id, attempt.token, status, duration_s, now)
+    return dialer_legs.leg_status(session, attempt.id, attempt.token, status, duration_s, now)

@@ -11,7 +11,7 @@ from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.voice import EMPTY, Hangup, Say, Script
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
-from routing import dialer, dialer_jobs
+from routing import dialer_jobs, dialer_legs
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("dialer", __name__, url_prefix="/twilio/dialer")
@@ -32,7 +32,7 @@ def _attempt() -> tuple[int, str]:
 def connect() -> Response:
     attempt_id, token = _attempt()
     with session_scope() as session:
-        script = dialer.connect(
+        script = dialer_legs.connect(
             session, attempt_id, token, request.form.get("CallSid", ""), clock.now()
         )
     return twiml(script)
@@ -45,7 +45,9 @@ def bridge_result() -> Response:
     attempt_id, token = _attempt()
     status = (request.form.get("DialCallStatus") or "failed").strip()
     with session_scope() as session:
-        script, following = dialer.bridge_result(session, attempt_id, token, status, clock.now())
+        script, following = dialer_legs.bridge_result(
+            session, attempt_id, token, status, clock.now()
+        )
         due = (following.id, following.due_at) if following else None
     if due:
         dialer_jobs.schedule_attempt(app_settings(), *due)
@@ -59,7 +61,9 @@ def outcome() -> Response:
     attempt_id, token = _attempt()
     digits = (request.form.get("Digits") or "").strip() or None
     with session_scope() as session:
-        script, following = dialer.record_outcome(session, attempt_id, token, digits, clock.now())
+        script, following = dialer_legs.record_outcome(
+            session, attempt_id, token, digits, clock.now()
+        )
         due = (following.id, following.due_at) if following else None
     if due:
         dialer_jobs.schedule_attempt(app_settings(), *due)
@@ -72,7 +76,7 @@ def status() -> Response:
     attempt_id, token = _attempt()
     raw = (request.form.get("CallDuration") or "").strip()
     with session_scope() as session:
-        freed = dialer.leg_status(
+        freed = dialer_legs.leg_status(
             session,
             attempt_id,
             token,
