@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from contact_center import auth
 from contact_center.db import session_scope
@@ -100,7 +101,7 @@ def wants_json() -> bool:
     )
 
 
-def _login_needed() -> Response | tuple[Response, int]:
+def _login_needed() -> BaseResponse | tuple[Response, int]:
     if wants_json():
         return jsonify(error="log in first"), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from contact_center import auth
 from contact_center.db import session_scope
@@ -21,7 +22,7 @@ HOME_BY_ROLE = {Role.COORDINATOR: "pages.console", Role.QA_LEAD: "pages.qa_calls
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("login.html", email="", error=None, demo=_demo_logins(),
                                demo_password=demo_data.DEMO_PASSWORD)
@@ -52,14 +53,14 @@ def _demo_logins() -> list[tuple[str, str]]:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     log_out()
     return redirect(url_for("auth.login"))
 
 
 @bp.get("/")
 @login_view
-def home() -> Response | str:
+def home() -> BaseResponse | str:
     user = current_user()
     assert user is not None
     with session_scope() as s:

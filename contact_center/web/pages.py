@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from werkzeug.http import parse_range_header
+from werkzeug.wrappers import Response as BaseResponse
 
 from contact_center import auth, clock
 from contact_center.db import session_scope
@@ -111,7 +112,7 @@ def _inbox_page(
 
 @bp.post("/inbox/<int:conversation_id>/reply")
 @practice_view(COORDINATING)
-def inbox_reply(practice_id: int, conversation_id: int) -> Response | tuple[str, int]:
+def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[str, int]:
     user = current_user()
     assert user is not None
     body = request.form.get("body", "")
@@ -222,7 +223,7 @@ def _byte_range(header: str | None, size: int | None) -> tuple[int, int] | None:
     return bounds[0], bounds[1] - 1
 
 
-def _review_action(practice_id: int, call_id: int, action: str) -> Response:
+def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
     user = current_user()
     assert user is not None
     form, now = request.form, clock.now()
@@ -247,19 +248,19 @@ def _review_action(practice_id: int, call_id: int, action: str) -> Response:
 
 @bp.post("/calls/<int:call_id>/review/override")
 @practice_view(SUPERVISING)
-def review_override(practice_id: int, call_id: int) -> Response:
+def review_override(practice_id: int, call_id: int) -> BaseResponse:
     return _review_action(practice_id, call_id, "override")
 
 
 @bp.post("/calls/<int:call_id>/review/comment")
 @practice_view(SUPERVISING)
-def review_comment(practice_id: int, call_id: int) -> Response:
+def review_comment(practice_id: int, call_id: int) -> BaseResponse:
     return _review_action(practice_id, call_id, "comment")
 
 
 @bp.post("/calls/<int:call_id>/review/finalize")
 @practice_view(SUPERVISING)
-def review_finalize(practice_id: int, call_id: int) -> Response:
+def review_finalize(practice_id: int, call_id: int) -> BaseResponse:
     return _review_action(practice_id, call_id, "finalize")
 
 
@@ -273,7 +274,7 @@ def wallboard(practice_id: int) -> str:
 
 @bp.route("/settings", methods=["GET", "POST"])
 @practice_view({Role.ADMIN})
-def settings(practice_id: int) -> Response | str | tuple[str, int]:
+def settings(practice_id: int) -> BaseResponse | str | tuple[str, int]:
     error: DomainError | None = None
     if request.method == "POST":
         form = request.form
@@ -292,7 +293,7 @@ def settings(practice_id: int) -> Response | str | tuple[str, int]:
 
 @bp.post("/settings/templates")
 @practice_view({Role.ADMIN})
-def save_template(practice_id: int) -> Response | tuple[str, int]:
+def save_template(practice_id: int) -> BaseResponse | str | tuple[str, int]:
     try:
         with session_scope() as s:
             practice_settings.save_template(

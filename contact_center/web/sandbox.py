@@ -152,7 +152,7 @@ def device_hold(practice_id: int, call_sid: str) -> Response:
 
 @bp.post("/sms")
 @practice_view()
-def text_practice(practice_id: int) -> Response:
+def text_practice(practice_id: int) -> Response | tuple[Response, int]:
     """Text the practice number as a patient; the product's TwiML replies are returned."""
     rules = {rule.rule for rule in current_app.url_map.iter_rules()}
     if SMS_WEBHOOK not in rules:
