@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
@@ -22,6 +22,8 @@ from ivr.models import Call, CallEvent, MenuChoice
 from qa.models import CallOutcome
 from recordings.models import Recording
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
+
+_Columns = TypeVarTuple("_Columns")
 
 
 def practice(session: Session, practice_id: int) -> Practice:
@@ -249,7 +251,9 @@ class CallRow:
     flags: list[str]
 
 
-def _filtered(query: Select[Any], practice: Practice, flt: CallFilter) -> Select[Any]:
+def _filtered(
+    query: Select[*_Columns], practice: Practice, flt: CallFilter
+) -> Select[*_Columns]:
     if flt.coordinator_id:
         query = query.where(Call.answered_by_id == flt.coordinator_id)
     if flt.day:
@@ -281,7 +285,7 @@ def call_list(
         session.scalars(select(Recording.call_id).where(Recording.call_id.in_(ids))).all()
     ) if ids else set()
     if flt.recorded_only:
-        rows = [(c, p) for c, p in rows if c.id in recorded]
+        rows = [row for row in rows if row[0].id in recorded]
     names = _user_names(session)
     result = []
     for call, patient in rows:
