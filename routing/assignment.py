@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from contact_center.models import Membership, Role, User
@@ -41,7 +50,7 @@ def _skills_of(membership: type[Membership] = Membership) -> ColumnElement[str]:
     return literal(",") + func.replace(membership.skills, " ", "") + literal(",")
 
 
-def skill_matches(skill: ColumnElement[str | None] | str | None) -> ColumnElement[bool]:
+def skill_matches(skill: SQLColumnExpression[str | None] | str | None) -> ColumnElement[bool]:
     """SQL: the joined Membership may take a call needing ``skill`` (empty skills: every call)."""
     if skill is None:
         return literal(True)
