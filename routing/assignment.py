@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CursorResult,
     SQLColumnExpression,
     func,
     literal,
@@ -160,12 +162,14 @@ def reserve_free(
         user_id = session.scalars(query).first()
         if user_id is None:
             return None
-        won = session.execute(
+        # An UPDATE's result is a CursorResult at runtime; Session.execute is typed as Result.
+        reserved = cast(CursorResult[Any], session.execute(
             update(Presence)
             .where(Presence.user_id == user_id, Presence.state == PresenceState.AVAILABLE)
             .values(state=PresenceState.RESERVED, call_sid=call_sid, changed_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
+        won = reserved.rowcount
         if won == 1:
             presence = session.get_one(Presence, user_id, populate_existing=True)
             transition(
