@@ -145,11 +145,15 @@ def twilio(client: FlaskClient) -> TwilioSimulator:
     return TwilioSimulator(BASE_URL, AUTH_TOKEN, ACCOUNT_SID, flask_transport(client))
 
 
-def at_local(zone: str, *args: int) -> datetime:
-    """A UTC instant from a local wall-clock time: at_local('America/Los_Angeles', 2026, 11, 23, 10)."""
+def at_local(
+    zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """A UTC instant from a local wall-clock time: at_local("America/Los_Angeles", 2026, 11, 23,
+    10) is 10 AM in Los Angeles on 23 November 2026."""
     from zoneinfo import ZoneInfo
 
-    return datetime(*args, tzinfo=ZoneInfo(zone)).astimezone(UTC)  # type: ignore[misc]
+    local = datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone))
+    return local.astimezone(UTC)
 
 
 ROOT = Path(__file__).resolve().parent.parent
