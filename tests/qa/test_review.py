@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -28,7 +29,7 @@ from transcription.turns import Turn
 
 
 def scored_call(
-    session: Session, twilio: TwilioSimulator, turns: list[Turn] | tuple[Turn, ...] = GOOD_CALL,
+    session: Session, twilio: TwilioSimulator, turns: Sequence[Turn] = GOOD_CALL,
 ) -> tuple[CallScore, Practice, User]:
     practice = make_practice(session, name="Park Avenue Skin Center")
     coordinator = make_coordinator(session, practice, "emily")

@@ -111,7 +111,9 @@ def test_every_route_refuses_a_user_of_another_practice(
         if rule.arguments - {"practice_id"}:
             targets.append(sample_values(glow, other.practice.id))  # Glow's ids, own URL
         for values in targets:
-            path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+            built = rule.build({k: v for k, v in values.items() if k in rule.arguments})
+            assert built is not None, f"cannot build {rule.rule} from {values}"
+            path = built[1]
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 response = client.open(
                     path, method=method, json={}, headers={"X-CSRF-Token": csrf},
