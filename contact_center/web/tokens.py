@@ -1,7 +1,8 @@
 """Softphone access tokens: the Voice SDK registers with these (identity = the coordinator).
 
-Signed with an API key when one is configured (``TWILIO_API_KEY_SID`` / ``_SECRET``), else with the account SID and auth token; ``TWILIO_TWIML_APP_SID`` enables
-outgoing calls from the browser. In sandbox mode the same kind of token is made so the
+Signed with an API key when one is configured (``TWILIO_API_KEY_SID`` / ``_SECRET``), else
+with the account SID and auth token; ``TWILIO_TWIML_APP_SID`` enables outgoing calls from the
+browser. In sandbox mode the same kind of token is made so the
 sandbox device goes through the same motions (fetch, register, refresh before expiry).
 """
 
