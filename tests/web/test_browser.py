@@ -14,9 +14,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
-
-# CI shares two cores between the browser, the server, PostgreSQL and Redis: be patient.
-expect.set_options(timeout=20_000)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +28,9 @@ from routing.models import Presence, PresenceState
 from tests.factories import make_practice
 from tests.web.conftest import PASSWORD, make_login, screenshot
 from transcription.models import Transcript, TranscriptTurn, TranscriptWord
+
+# CI shares two cores between the browser, the server, PostgreSQL and Redis: be patient.
+expect.set_options(timeout=20_000)
 
 pytestmark = pytest.mark.committed
 PATIENT = "+13105550142"
