@@ -19,7 +19,8 @@ def run(app: Flask, *args: str) -> tuple[int, str]:
 def test_practice_create_list_and_coordinators(app: Flask, session: Session) -> None:
     code, out = run(app, "practice", "create", "--name", "Lumen Dermatology",
                     "--number", "(212) 555-0188", "--timezone", "America/New_York",
-                    "--hours", "mon-fri 08:00-17:00, sat 09:00-12:00", "--consent-mode", "one_party")
+                    "--hours", "mon-fri 08:00-17:00, sat 09:00-12:00",
+                    "--consent-mode", "one_party")
     assert code == 0, out
     practice = session.scalars(select(Practice).where(Practice.name == "Lumen Dermatology")).one()
     assert practice.phone_number == "+12125550188"

@@ -1,4 +1,5 @@
-"""Settings: one frozen object from the environment; production fails fast, naming what is missing."""
+"""Settings: one frozen object from the environment; production fails fast, naming what is
+missing."""
 
 from __future__ import annotations
 

@@ -54,12 +54,15 @@ def test_the_openapi_check_catches_what_twilio_would_reject() -> None:
     assert problems("POST", base + "/Calls.json", {"To": "+1", "Url": "https://x"}) == [
         "/2010-04-01/Accounts/{AccountSid}/Calls.json: required field From missing"
     ]
-    assert problems("POST", base + "/Calls.json", {"To": "a", "From": "b", "Url": "https://x", "Timeout": "soon"})
+    assert problems("POST", base + "/Calls.json",
+                    {"To": "a", "From": "b", "Url": "https://x", "Timeout": "soon"})
     assert problems("POST", base + "/Calls.json", {"To": "a", "From": "b"}) == [
-        "/2010-04-01/Accounts/{AccountSid}/Calls.json: one of Url, Twiml, ApplicationSid is required"
+        "/2010-04-01/Accounts/{AccountSid}/Calls.json:"
+        " one of Url, Twiml, ApplicationSid is required"
     ]
     assert problems("POST", base + "/Calls.json",
                     {"To": "a", "From": "b", "Url": "https://x", "Method": "PUT"})
-    assert problems("POST", base + "/Calls.json", {"To": "a", "From": "b", "Url": "https://x", "Colour": "red"})
+    assert problems("POST", base + "/Calls.json",
+                    {"To": "a", "From": "b", "Url": "https://x", "Colour": "red"})
     assert problems("POST", base + "/Nonsense.json", {})
     assert problems("POST", "https://evil.example/2010-04-01/Calls.json", {})

@@ -27,7 +27,8 @@ def test_a_whole_call_from_recorded_payloads(session: Session, twilio: TwilioSim
     number = practice.phone_number
 
     status, body = twilio.post("/twilio/voice/incoming", payload("voice_incoming", number))
-    assert status == 200 and "<Gather" in body and 'action="https://cc.example.test/twilio/voice/consent"' in body
+    assert status == 200 and "<Gather" in body
+    assert 'action="https://cc.example.test/twilio/voice/consent"' in body
     status, body = twilio.post("/twilio/voice/consent", payload("voice_gather_speech", number))
     assert status == 200 and "This call will be recorded." in body
     status, body = twilio.post(

@@ -45,7 +45,8 @@ def test_consent_yes_by_key_records_the_call_and_rings_the_coordinator(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     ava = make_coordinator(session, practice, "ava")
-    caller = Caller(answers=[Answer(digits="1"), Answer(digits="1")], dials=[DialPlan("completed", 42)])
+    caller = Caller(answers=[Answer(digits="1"), Answer(digits="1")],
+                    dials=[DialPlan("completed", 42)])
 
     sim = twilio.call(PATIENT, practice.phone_number, caller)
 
@@ -267,7 +268,8 @@ def test_no_coordinator_available_means_voicemail_and_a_callback_task(
     task = session.scalars(select(CallbackTask).where(CallbackTask.source_call_id == call.id)).one()
     assert task.reason is CallbackReason.NO_COORDINATOR
     assert task.sla_deadline - task.due_at == timedelta(minutes=5)
-    assert session.scalars(select(Recording).where(Recording.call_id == call.id)).one().source.value == "voicemail"
+    recording = session.scalars(select(Recording).where(Recording.call_id == call.id)).one()
+    assert recording.source.value == "voicemail"
 
 
 def test_practice_with_no_coordinators_at_all(
