@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -24,7 +23,11 @@ def upgrade() -> None:
     sa.Column('phone_number', sa.String(length=16), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('hours_spec', sa.Text(), nullable=False),
-    sa.Column('consent_mode', sa.Enum('all_party', 'one_party', name='consentmode', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'consent_mode',
+        sa.Enum('all_party', 'one_party', name='consentmode', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('greeting', sa.Text(), nullable=True),
     sa.Column('wrap_up_seconds', sa.Integer(), nullable=False),
     sa.Column('max_wait_seconds', sa.Integer(), nullable=False),
@@ -46,7 +49,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_twilio_requests'))
     )
     with op.batch_alter_table('twilio_requests', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_twilio_requests_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_twilio_requests_created_at'), ['created_at'], unique=False,
+        )
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -63,15 +68,26 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.Enum('coordinator', 'qa_lead', 'admin', name='role', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'role',
+        sa.Enum('coordinator', 'qa_lead', 'admin', name='role', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('skills', sa.String(length=255), nullable=False),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_memberships_practice_id_practices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_memberships_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_memberships_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['user_id'], ['users.id'], name=op.f('fk_memberships_user_id_users'), ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
     sa.UniqueConstraint('user_id', 'practice_id', name=op.f('uq_memberships_user_id_practice_id'))
     )
     with op.batch_alter_table('memberships', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_memberships_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_memberships_practice_id'), ['practice_id'], unique=False,
+        )
         batch_op.create_index(batch_op.f('ix_memberships_user_id'), ['user_id'], unique=False)
 
     op.create_table('patients',
@@ -82,31 +98,59 @@ def upgrade() -> None:
     sa.Column('last_name', sa.String(length=80), nullable=True),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_patients_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_patients_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patients')),
     sa.UniqueConstraint('practice_id', 'phone', name=op.f('uq_patients_practice_id_phone'))
     )
     op.create_table('presence',
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('state', sa.Enum('offline', 'available', 'reserved', 'on_call', 'wrap_up', 'away', name='presencestate', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'state',
+        sa.Enum(
+            'offline', 'available', 'reserved', 'on_call', 'wrap_up', 'away', name='presencestate',
+            native_enum=False, length=32,
+        ),
+        nullable=False,
+    ),
     sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('idle_since', sa.DateTime(timezone=True), nullable=True),
     sa.Column('call_sid', sa.String(length=34), nullable=True),
     sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_presence_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['user_id'], ['users.id'], name=op.f('fk_presence_user_id_users'), ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_presence'))
     )
     op.create_table('calls',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.Column('call_sid', sa.String(length=34), nullable=False),
-    sa.Column('direction', sa.Enum('inbound', 'outbound', name='direction', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'direction', sa.Enum('inbound', 'outbound', name='direction', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('from_number', sa.String(length=32), nullable=False),
     sa.Column('to_number', sa.String(length=32), nullable=False),
     sa.Column('patient_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled', name='callstatus', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'status',
+        sa.Enum(
+            'queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer',
+            'failed', 'canceled', name='callstatus', native_enum=False, length=32,
+        ),
+        nullable=False,
+    ),
     sa.Column('after_hours', sa.Boolean(), nullable=False),
-    sa.Column('menu_choice', sa.Enum('consultation', 'existing', 'other', name='menuchoice', native_enum=False, length=32), nullable=True),
+    sa.Column(
+        'menu_choice',
+        sa.Enum(
+            'consultation', 'existing', 'other', name='menuchoice', native_enum=False, length=32,
+        ),
+        nullable=True,
+    ),
     sa.Column('recording_allowed', sa.Boolean(), nullable=True),
     sa.Column('coordinator_id', sa.Integer(), nullable=True),
     sa.Column('answered_by_id', sa.Integer(), nullable=True),
@@ -114,10 +158,22 @@ def upgrade() -> None:
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('duration_s', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['answered_by_id'], ['users.id'], name=op.f('fk_calls_answered_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['coordinator_id'], ['users.id'], name=op.f('fk_calls_coordinator_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_calls_patient_id_patients'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_calls_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['answered_by_id'], ['users.id'], name=op.f('fk_calls_answered_by_id_users'),
+        ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['coordinator_id'], ['users.id'], name=op.f('fk_calls_coordinator_id_users'),
+        ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['patient_id'], ['patients.id'], name=op.f('fk_calls_patient_id_patients'),
+        ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_calls_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calls')),
     sa.UniqueConstraint('call_sid', name=op.f('uq_calls_call_sid'))
     )
@@ -133,8 +189,13 @@ def upgrade() -> None:
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=120), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_call_events_call_id_calls'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_call_events_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_call_events_call_id_calls'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_call_events_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_call_events')),
     sa.UniqueConstraint('call_id', 'dedupe_key', name=op.f('uq_call_events_call_id_dedupe_key'))
     )
@@ -146,28 +207,56 @@ def upgrade() -> None:
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.Column('patient_id', sa.Integer(), nullable=True),
     sa.Column('phone', sa.String(length=16), nullable=False),
-    sa.Column('reason', sa.Enum('after_hours', 'no_coordinator', 'voicemail', 'missed_call', 'queue_callback', 'lead', 'sms', name='callbackreason', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'reason',
+        sa.Enum(
+            'after_hours', 'no_coordinator', 'voicemail', 'missed_call', 'queue_callback', 'lead',
+            'sms', name='callbackreason', native_enum=False, length=32,
+        ),
+        nullable=False,
+    ),
     sa.Column('source_call_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('open', 'in_progress', 'done', 'canceled', name='callbackstatus', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'status',
+        sa.Enum(
+            'open', 'in_progress', 'done', 'canceled', name='callbackstatus', native_enum=False,
+            length=32,
+        ),
+        nullable=False,
+    ),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sla_deadline', sa.DateTime(timezone=True), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_callback_tasks_patient_id_patients'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_callback_tasks_practice_id_practices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['source_call_id'], ['calls.id'], name=op.f('fk_callback_tasks_source_call_id_calls'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(
+        ['patient_id'], ['patients.id'], name=op.f('fk_callback_tasks_patient_id_patients'),
+        ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_callback_tasks_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['source_call_id'], ['calls.id'], name=op.f('fk_callback_tasks_source_call_id_calls'),
+        ondelete='SET NULL',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_tasks')),
     sa.UniqueConstraint('source_call_id', name=op.f('uq_callback_tasks_source_call_id'))
     )
     with op.batch_alter_table('callback_tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_callback_tasks_due_at'), ['due_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_callback_tasks_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_callback_tasks_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('consent_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('recording', 'sms', name='consentkind', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'kind', sa.Enum('recording', 'sms', name='consentkind', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('phone', sa.String(length=32), nullable=False),
     sa.Column('call_id', sa.Integer(), nullable=True),
     sa.Column('granted', sa.Boolean(), nullable=False),
@@ -177,33 +266,52 @@ def upgrade() -> None:
     sa.Column('confidence', sa.Double(), nullable=True),
     sa.Column('wording', sa.Text(), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_consent_records_call_id_calls'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_consent_records_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_consent_records_call_id_calls'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_consent_records_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_records')),
     sa.UniqueConstraint('call_id', name=op.f('uq_consent_records_call_id'))
     )
     with op.batch_alter_table('consent_records', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_consent_records_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_consent_records_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('recordings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.Column('call_id', sa.Integer(), nullable=False),
     sa.Column('recording_sid', sa.String(length=34), nullable=False),
-    sa.Column('source', sa.Enum('call', 'voicemail', name='recordingsource', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'source',
+        sa.Enum('call', 'voicemail', name='recordingsource', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('channels', sa.Integer(), nullable=False),
     sa.Column('duration_s', sa.Integer(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_recordings_call_id_calls'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_recordings_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_recordings_call_id_calls'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_recordings_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings')),
     sa.UniqueConstraint('recording_sid', name=op.f('uq_recordings_recording_sid'))
     )
     with op.batch_alter_table('recordings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recordings_call_id'), ['call_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_recordings_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_recordings_practice_id'), ['practice_id'], unique=False,
+        )
 
     # ### end Alembic commands ###
 

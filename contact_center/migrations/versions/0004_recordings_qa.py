@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0004'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -24,19 +23,27 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_qa_scorecards_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_qa_scorecards_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_scorecards')),
     sa.UniqueConstraint('practice_id', 'version', name=op.f('uq_qa_scorecards_practice_id_version'))
     )
     with op.batch_alter_table('qa_scorecards', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_qa_scorecards_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_qa_scorecards_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('recording_policies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.Column('retention_days', sa.Integer(), nullable=False),
     sa.Column('delete_at_twilio_after_store', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_recording_policies_practice_id_practices'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_recording_policies_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recording_policies')),
     sa.UniqueConstraint('practice_id', name=op.f('uq_recording_policies_practice_id'))
     )
@@ -47,19 +54,30 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('label', sa.String(length=200), nullable=False),
     sa.Column('weight', sa.Double(), nullable=False),
-    sa.Column('kind', sa.Enum('automatic', 'manual', name='criterionkind', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'kind', sa.Enum('automatic', 'manual', name='criterionkind', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('speaker', sa.String(length=16), nullable=False),
-    sa.Column('expect', sa.Enum('present', 'absent', name='expectation', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'expect', sa.Enum('present', 'absent', name='expectation', native_enum=False, length=32),
+        nullable=False,
+    ),
     sa.Column('phrases', sa.JSON(), nullable=False),
     sa.Column('patterns', sa.JSON(), nullable=False),
     sa.Column('within_s', sa.Double(), nullable=True),
     sa.Column('compliance', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['scorecard_id'], ['qa_scorecards.id'], name=op.f('fk_qa_criteria_scorecard_id_qa_scorecards'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['scorecard_id'], ['qa_scorecards.id'],
+        name=op.f('fk_qa_criteria_scorecard_id_qa_scorecards'), ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_criteria')),
     sa.UniqueConstraint('scorecard_id', 'key', name=op.f('uq_qa_criteria_scorecard_id_key'))
     )
     with op.batch_alter_table('qa_criteria', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_qa_criteria_scorecard_id'), ['scorecard_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_qa_criteria_scorecard_id'), ['scorecard_id'], unique=False,
+        )
 
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,35 +90,70 @@ def upgrade() -> None:
     sa.Column('ip_address', sa.String(length=45), nullable=True),
     sa.Column('user_agent', sa.String(length=255), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_audit_events_call_id_calls'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_audit_events_practice_id_practices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_audit_events_user_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_audit_events_call_id_calls'), ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_audit_events_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['user_id'], ['users.id'], name=op.f('fk_audit_events_user_id_users'), ondelete='SET NULL',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_events_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_audit_events_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('call_outcomes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('practice_id', sa.Integer(), nullable=False),
     sa.Column('call_id', sa.Integer(), nullable=False),
-    sa.Column('disposition', sa.Enum('booked_consultation', 'booked_treatment', 'follow_up', 'not_interested', 'wrong_number', 'voicemail_left', 'other', name='disposition', native_enum=False, length=32), nullable=True),
+    sa.Column(
+        'disposition',
+        sa.Enum(
+            'booked_consultation', 'booked_treatment', 'follow_up', 'not_interested',
+            'wrong_number', 'voicemail_left', 'other', name='disposition', native_enum=False,
+            length=32,
+        ),
+        nullable=True,
+    ),
     sa.Column('booked_for', sa.DateTime(timezone=True), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('set_by_id', sa.Integer(), nullable=True),
     sa.Column('set_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('suggested', sa.Enum('booked_consultation', 'booked_treatment', 'follow_up', 'not_interested', 'wrong_number', 'voicemail_left', 'other', name='disposition', native_enum=False, length=32), nullable=True),
+    sa.Column(
+        'suggested',
+        sa.Enum(
+            'booked_consultation', 'booked_treatment', 'follow_up', 'not_interested',
+            'wrong_number', 'voicemail_left', 'other', name='disposition', native_enum=False,
+            length=32,
+        ),
+        nullable=True,
+    ),
     sa.Column('suggestion_evidence', sa.JSON(), nullable=False),
     sa.Column('mismatch', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_call_outcomes_call_id_calls'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_call_outcomes_practice_id_practices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['set_by_id'], ['users.id'], name=op.f('fk_call_outcomes_set_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_call_outcomes_call_id_calls'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_call_outcomes_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['set_by_id'], ['users.id'], name=op.f('fk_call_outcomes_set_by_id_users'),
+        ondelete='SET NULL',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_call_outcomes')),
     sa.UniqueConstraint('call_id', name=op.f('uq_call_outcomes_call_id'))
     )
     with op.batch_alter_table('call_outcomes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_call_outcomes_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_call_outcomes_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('transcripts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -112,15 +165,25 @@ def upgrade() -> None:
     sa.Column('processing_s', sa.Double(), nullable=False),
     sa.Column('word_count', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_transcripts_call_id_calls'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_transcripts_practice_id_practices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['recording_id'], ['recordings.id'], name=op.f('fk_transcripts_recording_id_recordings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_transcripts_call_id_calls'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_transcripts_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['recording_id'], ['recordings.id'], name=op.f('fk_transcripts_recording_id_recordings'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transcripts')),
     sa.UniqueConstraint('recording_id', name=op.f('uq_transcripts_recording_id'))
     )
     with op.batch_alter_table('transcripts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_transcripts_call_id'), ['call_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_transcripts_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_transcripts_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('qa_call_scores',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -129,26 +192,53 @@ def upgrade() -> None:
     sa.Column('transcript_id', sa.Integer(), nullable=False),
     sa.Column('scorecard_id', sa.Integer(), nullable=False),
     sa.Column('coordinator_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('automatic', 'in_review', 'finalized', name='scorestatus', native_enum=False, length=32), nullable=False),
+    sa.Column(
+        'status',
+        sa.Enum(
+            'automatic', 'in_review', 'finalized', name='scorestatus', native_enum=False, length=32,
+        ),
+        nullable=False,
+    ),
     sa.Column('automatic_score', sa.Double(), nullable=False),
     sa.Column('score', sa.Double(), nullable=False),
     sa.Column('compliance_flag', sa.Boolean(), nullable=False),
     sa.Column('finalized_by_id', sa.Integer(), nullable=True),
     sa.Column('finalized_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_qa_call_scores_call_id_calls'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['coordinator_id'], ['users.id'], name=op.f('fk_qa_call_scores_coordinator_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['finalized_by_id'], ['users.id'], name=op.f('fk_qa_call_scores_finalized_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['practice_id'], ['practices.id'], name=op.f('fk_qa_call_scores_practice_id_practices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['scorecard_id'], ['qa_scorecards.id'], name=op.f('fk_qa_call_scores_scorecard_id_qa_scorecards')),
-    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_qa_call_scores_transcript_id_transcripts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['call_id'], ['calls.id'], name=op.f('fk_qa_call_scores_call_id_calls'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['coordinator_id'], ['users.id'], name=op.f('fk_qa_call_scores_coordinator_id_users'),
+        ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['finalized_by_id'], ['users.id'], name=op.f('fk_qa_call_scores_finalized_by_id_users'),
+        ondelete='SET NULL',
+    ),
+    sa.ForeignKeyConstraint(
+        ['practice_id'], ['practices.id'], name=op.f('fk_qa_call_scores_practice_id_practices'),
+        ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['scorecard_id'], ['qa_scorecards.id'],
+        name=op.f('fk_qa_call_scores_scorecard_id_qa_scorecards'),
+    ),
+    sa.ForeignKeyConstraint(
+        ['transcript_id'], ['transcripts.id'],
+        name=op.f('fk_qa_call_scores_transcript_id_transcripts'), ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_call_scores')),
     sa.UniqueConstraint('transcript_id', name=op.f('uq_qa_call_scores_transcript_id'))
     )
     with op.batch_alter_table('qa_call_scores', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_qa_call_scores_call_id'), ['call_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_qa_call_scores_coordinator_id'), ['coordinator_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_qa_call_scores_practice_id'), ['practice_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_qa_call_scores_coordinator_id'), ['coordinator_id'], unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f('ix_qa_call_scores_practice_id'), ['practice_id'], unique=False,
+        )
 
     op.create_table('transcript_turns',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -158,11 +248,16 @@ def upgrade() -> None:
     sa.Column('start_s', sa.Double(), nullable=False),
     sa.Column('end_s', sa.Double(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcript_turns_transcript_id_transcripts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['transcript_id'], ['transcripts.id'],
+        name=op.f('fk_transcript_turns_transcript_id_transcripts'), ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transcript_turns'))
     )
     with op.batch_alter_table('transcript_turns', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transcript_turns_transcript_id'), ['transcript_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_transcript_turns_transcript_id'), ['transcript_id'], unique=False,
+        )
 
     op.create_table('qa_criterion_results',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -170,13 +265,24 @@ def upgrade() -> None:
     sa.Column('criterion_id', sa.Integer(), nullable=False),
     sa.Column('met', sa.Boolean(), nullable=True),
     sa.Column('evidence', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['call_score_id'], ['qa_call_scores.id'], name=op.f('fk_qa_criterion_results_call_score_id_qa_call_scores'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['criterion_id'], ['qa_criteria.id'], name=op.f('fk_qa_criterion_results_criterion_id_qa_criteria')),
+    sa.ForeignKeyConstraint(
+        ['call_score_id'], ['qa_call_scores.id'],
+        name=op.f('fk_qa_criterion_results_call_score_id_qa_call_scores'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['criterion_id'], ['qa_criteria.id'],
+        name=op.f('fk_qa_criterion_results_criterion_id_qa_criteria'),
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_criterion_results')),
-    sa.UniqueConstraint('call_score_id', 'criterion_id', name=op.f('uq_qa_criterion_results_call_score_id_criterion_id'))
+    sa.UniqueConstraint(
+        'call_score_id', 'criterion_id',
+        name=op.f('uq_qa_criterion_results_call_score_id_criterion_id'),
+    )
     )
     with op.batch_alter_table('qa_criterion_results', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_qa_criterion_results_call_score_id'), ['call_score_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_qa_criterion_results_call_score_id'), ['call_score_id'], unique=False,
+        )
 
     op.create_table('qa_reviews',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -186,13 +292,23 @@ def upgrade() -> None:
     sa.Column('finalized_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['call_score_id'], ['qa_call_scores.id'], name=op.f('fk_qa_reviews_call_score_id_qa_call_scores'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_qa_reviews_reviewer_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['call_score_id'], ['qa_call_scores.id'],
+        name=op.f('fk_qa_reviews_call_score_id_qa_call_scores'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['reviewer_id'], ['users.id'], name=op.f('fk_qa_reviews_reviewer_id_users'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_reviews')),
-    sa.UniqueConstraint('call_score_id', 'reviewer_id', name=op.f('uq_qa_reviews_call_score_id_reviewer_id'))
+    sa.UniqueConstraint(
+        'call_score_id', 'reviewer_id', name=op.f('uq_qa_reviews_call_score_id_reviewer_id'),
+    )
     )
     with op.batch_alter_table('qa_reviews', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_qa_reviews_call_score_id'), ['call_score_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_qa_reviews_call_score_id'), ['call_score_id'], unique=False,
+        )
 
     op.create_table('transcript_words',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -203,12 +319,20 @@ def upgrade() -> None:
     sa.Column('start_s', sa.Double(), nullable=False),
     sa.Column('end_s', sa.Double(), nullable=False),
     sa.Column('confidence', sa.Double(), nullable=False),
-    sa.ForeignKeyConstraint(['transcript_id'], ['transcripts.id'], name=op.f('fk_transcript_words_transcript_id_transcripts'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['turn_id'], ['transcript_turns.id'], name=op.f('fk_transcript_words_turn_id_transcript_turns'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['transcript_id'], ['transcripts.id'],
+        name=op.f('fk_transcript_words_transcript_id_transcripts'), ondelete='CASCADE',
+    ),
+    sa.ForeignKeyConstraint(
+        ['turn_id'], ['transcript_turns.id'],
+        name=op.f('fk_transcript_words_turn_id_transcript_turns'), ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transcript_words'))
     )
     with op.batch_alter_table('transcript_words', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transcript_words_transcript_id'), ['transcript_id'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_transcript_words_transcript_id'), ['transcript_id'], unique=False,
+        )
 
     op.create_table('qa_review_overrides',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -216,21 +340,42 @@ def upgrade() -> None:
     sa.Column('criterion_id', sa.Integer(), nullable=False),
     sa.Column('met', sa.Boolean(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['criterion_id'], ['qa_criteria.id'], name=op.f('fk_qa_review_overrides_criterion_id_qa_criteria')),
-    sa.ForeignKeyConstraint(['review_id'], ['qa_reviews.id'], name=op.f('fk_qa_review_overrides_review_id_qa_reviews'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(
+        ['criterion_id'], ['qa_criteria.id'],
+        name=op.f('fk_qa_review_overrides_criterion_id_qa_criteria'),
+    ),
+    sa.ForeignKeyConstraint(
+        ['review_id'], ['qa_reviews.id'], name=op.f('fk_qa_review_overrides_review_id_qa_reviews'),
+        ondelete='CASCADE',
+    ),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qa_review_overrides')),
-    sa.UniqueConstraint('review_id', 'criterion_id', name=op.f('uq_qa_review_overrides_review_id_criterion_id'))
+    sa.UniqueConstraint(
+        'review_id', 'criterion_id', name=op.f('uq_qa_review_overrides_review_id_criterion_id'),
+    )
     )
     with op.batch_alter_table('recordings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('storage_state', sa.Enum('pending', 'stored', 'refused', 'skipped', 'deleted', name='storagestate', native_enum=False, length=32), server_default='pending', nullable=False))
+        batch_op.add_column(
+            sa.Column(
+                'storage_state',
+                sa.Enum(
+                    'pending', 'stored', 'refused', 'skipped', 'deleted', name='storagestate',
+                    native_enum=False, length=32,
+                ),
+                server_default='pending', nullable=False,
+            ),
+        )
         batch_op.add_column(sa.Column('stored_path', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('stored_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('size_bytes', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('sha256', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('download_attempts', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(
+            sa.Column('download_attempts', sa.Integer(), server_default='0', nullable=False),
+        )
         batch_op.add_column(sa.Column('last_download_error', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('deleted_at_twilio_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column('deleted_at_twilio_at', sa.DateTime(timezone=True), nullable=True),
+        )
 
     # ### end Alembic commands ###
 
