@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -183,11 +184,6 @@ def hold(engine: Engine, *statements: str, **params: object) -> Connection:
     return conn
 
 
-def task_lock(engine: Engine, task_id: int) -> Connection:
-    """The claim ends by marking the task in progress: holding the row stops it there."""
-    return hold(engine, "SELECT id FROM callback_tasks WHERE id = :t FOR UPDATE", t=task_id)
-
-
 def outbox_lock(engine: Engine) -> Connection:
     return hold(engine, "LOCK TABLE twilio_requests IN SHARE MODE")
 
@@ -209,45 +205,53 @@ def age_claims(session: Session, task_id: int) -> None:
     session.commit()
 
 
-def start_and_kill_a_worker(
-    engine: Engine, task_id: int, attempt_id: int, var_dir: Path, kill_point: str
-) -> None:
-    """Run a worker on the lead's jobs and SIGKILL it at ``kill_point``.
+@dataclass(frozen=True)
+class Stop:
+    """A point to stop the worker at: a lock it needs next, and the statement it then waits in."""
 
-    Each stop is a lock the worker needs next; the previous one is let go only once the next
-    is held, so the worker cannot run past the point.
-    """
-    locks = [task_lock(engine, task_id)]  # stop one: inside the claim, coordinator reserved
+    what: str
+    lock: Callable[[Engine], Connection]
+    blocked: str
+
+
+def claim(task_id: int) -> Stop:
+    """Inside the claim's transaction, coordinator reserved: it ends by marking the task."""
+    sql = "SELECT id FROM callback_tasks WHERE id = :t FOR UPDATE"
+    return Stop("the claim", lambda e: hold(e, sql, t=task_id), "UPDATE callback_tasks")
+
+
+def recording_the_leg(attempt_id: int) -> Stop:
+    """Twilio answered with the leg's SID; recording it on the attempt waits."""
+    sql = "SELECT id FROM callback_attempts WHERE id = :a FOR UPDATE"
+    return Stop(
+        "the leg to be recorded", lambda e: hold(e, sql, a=attempt_id), "FROM callback_attempts"
+    )
+
+
+# The REST request to Twilio: the sandbox's recording of it waits (so Twilio never got it).
+REQUEST = Stop("the REST request", outbox_lock, "INSERT INTO twilio_requests")
+# Twilio answered with the message's SID; recording it waits.
+RECORDING_THE_SID = Stop(
+    "the SID to be recorded",
+    lambda e: hold(e, "SELECT id FROM sms_messages FOR UPDATE"),
+    "UPDATE sms_messages",
+)
+
+
+def run_and_kill_a_worker(engine: Engine, var_dir: Path, stops: list[Stop]) -> None:
+    """Run a worker on the queued jobs, stop it at each of ``stops`` in turn and SIGKILL it at
+    the last. The next lock is held before the previous one is let go, so the worker cannot
+    run past a stop."""
+    locks = [stops[0].lock(engine)]
     try:
         with worker(var_dir, "--reconcile-every", "0") as first:
-            wait_for(
-                "the claim to block",
-                blocked_on(engine, "UPDATE callback_tasks"),
-                first,
-                BLOCKED_TIMEOUT_S,
-            )
-            if kill_point != "claiming":
-                locks.append(outbox_lock(engine))  # stop two: in the REST request
-                locks.pop(0).rollback()  # the claim goes on and commits
+            for n, stop in enumerate(stops):
+                if n:
+                    locks.append(stop.lock(engine))
+                    locks.pop(0).rollback()
                 wait_for(
-                    "the REST request to block",
-                    blocked_on(engine, "INSERT INTO twilio_requests"),
-                    first,
-                    BLOCKED_TIMEOUT_S,
-                )
-            if kill_point == "leg created":
-                # Stop three: Twilio answered with the leg's SID; recording it waits.
-                locks.append(
-                    hold(
-                        engine,
-                        "SELECT id FROM callback_attempts WHERE id = :a FOR UPDATE",
-                        a=attempt_id,
-                    )
-                )
-                locks.pop(0).rollback()
-                wait_for(
-                    "the leg to be recorded",
-                    blocked_on(engine, "FROM callback_attempts"),
+                    f"{stop.what} to block",
+                    blocked_on(engine, stop.blocked),
                     first,
                     BLOCKED_TIMEOUT_S,
                 )
@@ -256,6 +260,11 @@ def start_and_kill_a_worker(
         for conn in locks:
             conn.rollback()
             conn.close()
+
+
+def dial_stops(task_id: int, attempt_id: int, kill_point: str) -> list[Stop]:
+    stops = [claim(task_id), REQUEST, recording_the_leg(attempt_id)]
+    return stops[: ("claiming", "requesting", "leg created").index(kill_point) + 1]
 
 
 def new_lead(session: Session, client: FlaskClient, practice: Practice) -> tuple[int, int]:
@@ -294,7 +303,7 @@ def test_a_worker_killed_mid_dial_loses_no_lead_and_dials_the_patient_once(
     ava = make_coordinator(session, practice, "ava")
     session.commit()
     task_id, attempt_id = new_lead(session, client, practice)
-    start_and_kill_a_worker(engine, task_id, attempt_id, tmp_path, kill_point)
+    run_and_kill_a_worker(engine, tmp_path, dial_stops(task_id, attempt_id, kill_point))
     assert len(rest_requests(session, "Messages")) == 1  # the lead's text went out first
 
     (attempt,) = attempts(session, task_id)
@@ -350,7 +359,7 @@ def test_a_leg_created_before_the_kill_still_bridges_and_is_not_redialed(
     make_coordinator(session, practice, "ava")
     session.commit()
     task_id, attempt_id = new_lead(session, client, practice)
-    start_and_kill_a_worker(engine, task_id, attempt_id, tmp_path, "leg created")
+    run_and_kill_a_worker(engine, tmp_path, dial_stops(task_id, attempt_id, "leg created"))
     (leg,) = coordinator_calls(session)
     call = play_outbound(twilio, leg)  # answered within the ring time, as usual
     assert len(patient_dials(call)) == 1
@@ -384,30 +393,8 @@ def test_a_worker_killed_mid_text_sends_it_exactly_once(
     """The lead's instant text: the worker dies with the REST request in flight (Twilio never
     got it: sent again) or after Twilio took it (the reconciler asks Twilio and adopts it)."""
     new_lead(session, client, practice)  # nobody is signed in: the text is the only work
-    locks = [outbox_lock(engine)]  # stop one: the REST request to Twilio
-    try:
-        with worker(tmp_path, "--reconcile-every", "0") as first:
-            wait_for(
-                "the REST request to block",
-                blocked_on(engine, "INSERT INTO twilio_requests"),
-                first,
-                BLOCKED_TIMEOUT_S,
-            )
-            if kill_point == "sent":
-                # Stop two: Twilio answered with the SID; recording it waits.
-                locks.append(hold(engine, "SELECT id FROM sms_messages FOR UPDATE"))
-                locks.pop(0).rollback()
-                wait_for(
-                    "the SID to be recorded",
-                    blocked_on(engine, "UPDATE sms_messages"),
-                    first,
-                    BLOCKED_TIMEOUT_S,
-                )
-            first.kill()
-    finally:
-        for conn in locks:
-            conn.rollback()
-            conn.close()
+    stops = [REQUEST, RECORDING_THE_SID] if kill_point == "sent" else [REQUEST]
+    run_and_kill_a_worker(engine, tmp_path, stops)
     assert message_row(engine) == ("sending", None)
     assert len(rest_requests(session, "Messages")) == int(kill_point == "sent")
     with engine.begin() as conn:  # minutes pass
