@@ -16,21 +16,15 @@ runs in both processes, so "minutes later" is made by ageing the dead claim in t
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from contact_center import clock
@@ -40,11 +34,11 @@ from contact_center.simulator import TwilioSimulator
 from routing.dialer_models import AttemptOutcome, AttemptState
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
 from routing.reconcile import STALE_CLAIM
-from tests.conftest import BASE_URL, ROOT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.dialer.support import attempts, post_lead
 from tests.factories import make_coordinator, make_practice
 from tests.openapi import problems
 from tests.outbound import patient_dials, play_outbound, rest_requests
+from tests.workers import Stop, hold, outbox_lock, run_and_kill_a_worker, wait_for, worker
 
 pytestmark = pytest.mark.committed
 
@@ -59,7 +53,6 @@ DAYTIME_CANDIDATES = (
     "+81312345678",  # Tokyo
     "+61291234567",  # Sydney
 )
-BLOCKED_TIMEOUT_S = 30.0
 RECOVERY_TIMEOUT_S = 60.0
 
 
@@ -70,122 +63,6 @@ def patient_in_daytime() -> str:
         if not any(quiet_hours.is_quiet(phone, "UTC", now + timedelta(minutes=m)) for m in (0, 30)):
             return phone
     raise AssertionError("no candidate number is in daytime")  # the zones cover the clock
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                stat = (entry / "stat").read_text()
-                parent = int(stat.rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-class WorkerProcess:
-    """``python -m contact_center.worker`` in its own process group, as a deployment runs it."""
-
-    def __init__(self, var_dir: Path, *args: str) -> None:
-        env = {
-            **os.environ,
-            "APP_ENV": "development",
-            "DATABASE_URL": TEST_DATABASE_URL,
-            "REDIS_URL": TEST_REDIS_URL,
-            "PUBLIC_BASE_URL": BASE_URL,
-            "VAR_DIR": str(var_dir),
-        }
-        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
-            env.pop(name, None)  # the sandbox: REST requests are recorded, never sent
-        self.log = var_dir / f"worker-{time.monotonic_ns()}.log"
-        self._log = self.log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "contact_center.worker", "realtime", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        """SIGKILL to the worker and the work horse it forked for the job (RQ puts the horse in
-        a process group of its own), as the kernel's OOM killer or a host going down would."""
-        doomed = descendants(self.process.pid)
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        for pid in doomed:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._log.close()
-
-    def stop(self) -> None:
-        """A warm shutdown (SIGTERM), then a kill if it does not come."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=15)
-        self.kill()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-@contextmanager
-def worker(var_dir: Path, *args: str) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(var_dir, *args)
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def wait_for(
-    what: str, condition: Callable[[], bool], process: WorkerProcess, limit: float
-) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if process.process.poll() is not None:
-            raise AssertionError(f"worker exited while waiting for {what}:\n{process.output()}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{process.output()}")
-        time.sleep(0.05)
-
-
-def blocked_on(engine: Engine, fragment: str) -> Callable[[], bool]:
-    """True once another backend waits for a lock while running a statement with ``fragment``."""
-
-    def check() -> bool:
-        with engine.connect() as conn:
-            waiting = conn.scalars(
-                text(
-                    "SELECT query FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-            ).all()
-        return any(fragment in query for query in waiting)
-
-    return check
-
-
-def hold(engine: Engine, *statements: str, **params: object) -> Connection:
-    """A connection holding the locks ``statements`` take until it is rolled back."""
-    conn = engine.connect()
-    conn.begin()
-    for statement in statements:
-        conn.execute(text(statement), params)
-    return conn
-
-
-def outbox_lock(engine: Engine) -> Connection:
-    return hold(engine, "LOCK TABLE twilio_requests IN SHARE MODE")
 
 
 def coordinator_calls(session: Session) -> list[TwilioRequest]:
@@ -203,15 +80,6 @@ def age_claims(session: Session, task_id: int) -> None:
         {"s": (STALE_CLAIM + timedelta(minutes=1)).total_seconds(), "t": task_id},
     )
     session.commit()
-
-
-@dataclass(frozen=True)
-class Stop:
-    """A point to stop the worker at: a lock it needs next, and the statement it then waits in."""
-
-    what: str
-    lock: Callable[[Engine], Connection]
-    blocked: str
 
 
 def claim(task_id: int) -> Stop:
@@ -236,30 +104,6 @@ RECORDING_THE_SID = Stop(
     lambda e: hold(e, "SELECT id FROM sms_messages FOR UPDATE"),
     "UPDATE sms_messages",
 )
-
-
-def run_and_kill_a_worker(engine: Engine, var_dir: Path, stops: list[Stop]) -> None:
-    """Run a worker on the queued jobs, stop it at each of ``stops`` in turn and SIGKILL it at
-    the last. The next lock is held before the previous one is let go, so the worker cannot
-    run past a stop."""
-    locks = [stops[0].lock(engine)]
-    try:
-        with worker(var_dir, "--reconcile-every", "0") as first:
-            for n, stop in enumerate(stops):
-                if n:
-                    locks.append(stop.lock(engine))
-                    locks.pop(0).rollback()
-                wait_for(
-                    f"{stop.what} to block",
-                    blocked_on(engine, stop.blocked),
-                    first,
-                    BLOCKED_TIMEOUT_S,
-                )
-            first.kill()
-    finally:
-        for conn in locks:
-            conn.rollback()
-            conn.close()
 
 
 def dial_stops(task_id: int, attempt_id: int, kill_point: str) -> list[Stop]:
