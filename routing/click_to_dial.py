@@ -30,8 +30,9 @@ from routing.models import CallbackStatus, CallbackTask, PresenceState
 logger = logging.getLogger(__name__)
 
 MANUAL = "placed from the console"
-# Where a coordinator may be when they click "call": at the desk, not on or promised to a call.
-_FREE = (PresenceState.AVAILABLE, PresenceState.AWAY, PresenceState.WRAP_UP)
+# A coordinator on a call, or promised to one, finishes it first. Anyone else clicking "call"
+# is at the desk (offline only means no routed calls): after the call they are available.
+_BUSY = (PresenceState.RESERVED, PresenceState.ON_CALL)
 
 
 def _refuse(why: str) -> Script:
@@ -94,7 +95,7 @@ def start_callback_call(
     if attempt.state is not AttemptState.SCHEDULED:
         return _refuse("another coordinator is calling this patient right now")
     mine = presence.locked_presence(session, user.user_id, now)
-    if mine.state not in _FREE:
+    if mine.state in _BUSY:
         return _refuse("finish your current call first")
     token = secrets.token_hex(16)
     presence.transition(

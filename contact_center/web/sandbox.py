@@ -122,6 +122,19 @@ def ring_timeout(practice_id: int, call_sid: str) -> Response:
     return jsonify(player().ring_timeout(practice_id, _me(), call_sid).view())
 
 
+@bp.post("/device/calls")
+@practice_view()
+def device_call(practice_id: int) -> Response:
+    """The softphone's "Call" on a callback task: placed through the TwiML App."""
+    raw = _field("task_id")
+    if not raw.isdigit():
+        raise InvalidInput("task_id is the callback task to call", "task_id")
+    user = current_user()
+    assert user is not None
+    call = player().place(practice_id, user.id, user.identity, int(raw))
+    return jsonify(call.view())
+
+
 @bp.post("/device/<call_sid>/answer")
 @practice_view()
 def device_answer(practice_id: int, call_sid: str) -> Response:

@@ -30,6 +30,9 @@ Publish = Callable[[int, str, dict[str, Any]], None]
 UserLookup = Callable[[str], int | None]  # softphone identity -> user id
 STATE_TTL_S = 2 * 3600
 MAX_HOPS = 30
+# The TwiML App of the console softphone (see routing.client_views).
+CLIENT_VOICE_PATH = "/twilio/client/outgoing"
+CLIENT_STATUS_PATH = "/twilio/client/status"
 
 
 @dataclass
@@ -46,6 +49,10 @@ class SandboxCall:
     record: dict[str, Any] | None = None
     held: bool = False
     started_at: float = field(default_factory=time.time)
+    # A softphone's own call (click to dial): the coordinator is the caller, the patient the
+    # dialed number; Twilio reports it to the TwiML App's status callback.
+    outgoing: bool = False
+    status_callback: str = STATUS_CALLBACK_PATH
 
     def say(self, who: str, text: str) -> None:
         if text:
@@ -98,6 +105,20 @@ class SandboxPlayer:
         call = SandboxCall(new_sid("CA"), practice_id, owner_id, from_number, to_number)
         with self._locked(call.call_sid):
             self._follow(call, "/twilio/voice/incoming", {"CallStatus": "ringing"})
+            self._save(call)
+        return call
+
+    def place(
+        self, practice_id: int, user_id: int, identity: str, task_id: int
+    ) -> SandboxCall:
+        """A coordinator's softphone calls a callback task's patient through the TwiML App;
+        the sandbox patient answers at once. Ends at once when the product refuses."""
+        call = SandboxCall(
+            new_sid("CA"), practice_id, user_id, f"client:{identity}", "",
+            outgoing=True, status_callback=CLIENT_STATUS_PATH,
+        )
+        with self._locked(call.call_sid):
+            self._follow(call, CLIENT_VOICE_PATH, {"CallbackTaskId": str(task_id)})
             self._save(call)
         return call
 
@@ -212,7 +233,10 @@ class SandboxPlayer:
             call = self.load(practice_id, call_sid)
             if call.dial is None or call.dial["user_id"] != user_id:
                 raise Forbidden("this call is not yours")
-            if call.state == "connected":
+            if call.state == "connected" and call.outgoing:
+                self._outgoing_ended(call)
+                self._save(call)
+            elif call.state == "connected":
                 self._bridge_ended(call, by="coordinator")
                 self._save(call)
         return call
@@ -318,6 +342,16 @@ class SandboxPlayer:
         return None
 
     def _ring(self, call: SandboxCall, verb: ET.Element) -> tuple[str, dict[str, str]] | None:
+        number = verb.find("Number")
+        if call.outgoing and number is not None:
+            call.to_number = (number.text or "").strip()
+            call.state = "connected"
+            call.dial = {
+                "action": verb.get("action", ""), "number": call.to_number,
+                "user_id": call.owner_id, "child_sid": new_sid("CA"), "answered_at": time.time(),
+            }
+            call.say("system", f"calling {call.to_number}; the patient answers")
+            return None
         client = verb.find("Client")
         action = verb.get("action", "")
         identity = (client.text or "").strip() if client is not None else ""
@@ -381,12 +415,26 @@ class SandboxPlayer:
             "DialCallDuration": str(seconds),
         })
 
+    def _outgoing_ended(self, call: SandboxCall) -> None:
+        """The coordinator hung up a click-to-dial call: the patient leg's Dial action, then
+        the softphone leg's final status (which records the attempt as connected)."""
+        dial = call.dial
+        assert dial is not None
+        seconds = max(1, int(time.time() - dial["answered_at"]))
+        call.say("system", f"coordinator hung up after {seconds} s")
+        self._post(call, dial["action"], {
+            "CallStatus": "completed", "DialCallStatus": "completed",
+            "DialCallSid": dial["child_sid"], "DialCallDuration": str(seconds),
+        })
+        call.dial, call.held = None, False
+        self._end(call)
+
     def _end(self, call: SandboxCall) -> None:
         if call.state == "ended":
             return
         call.state, call.gather, call.record = "ended", None, None
         duration = max(1, int(time.time() - call.started_at))
-        self._post(call, STATUS_CALLBACK_PATH, {"CallStatus": "completed",
+        self._post(call, call.status_callback, {"CallStatus": "completed",
                                                 "CallDuration": str(duration)})
         call.say("system", "call ended")
 

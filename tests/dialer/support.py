@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from contact_center import clock
 from contact_center.leads import services as leads
+from contact_center.messaging import quiet_hours
 from contact_center.models import Practice
 from routing.dialer_models import CallbackAttempt
 
@@ -51,3 +53,25 @@ def attempts(session: Session, task_id: int) -> list[CallbackAttempt]:
             .order_by(CallbackAttempt.attempt_no)
         )
     )
+
+
+# Patients in zones around the globe: the test picks one in daytime at the real current time,
+# so quiet hours never hold the dial whenever the suite runs.
+DAYTIME_CANDIDATES = (
+    "+13105550142",  # Los Angeles
+    "+12125550142",  # New York
+    "+18085550142",  # Honolulu
+    "+442079460142",  # London
+    "+912261234567",  # Mumbai
+    "+81312345678",  # Tokyo
+    "+61291234567",  # Sydney
+)
+
+
+def patient_in_daytime() -> str:
+    now = clock.now()
+    for phone in DAYTIME_CANDIDATES:
+        # Open now and for the next half hour: the test must not straddle 9 PM.
+        if not any(quiet_hours.is_quiet(phone, "UTC", now + timedelta(minutes=m)) for m in (0, 30)):
+            return phone
+    raise AssertionError("no candidate number is in daytime")  # the zones cover the clock

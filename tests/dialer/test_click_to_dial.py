@@ -97,6 +97,9 @@ def test_only_open_callbacks_of_the_coordinators_own_practice_are_dialed(
     make_coordinator(session, other, "olga", state=PresenceState.AWAY)
     task_id = post_lead(client, session, practice)["callback_task_id"]
 
+    make_coordinator(session, practice, "cara", state=PresenceState.ON_CALL)
+    sim = call_back(twilio, "cara", task_id)
+    assert patient_dials(sim) == [] and "finish your current call first" in sim.said
     refusals = [
         call_back(twilio, "olga", task_id),  # another practice's coordinator
         call_back(twilio, "ava", None),  # a bare number: the softphone is not a phone

@@ -27,14 +27,12 @@ from redis import Redis
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from contact_center import clock
-from contact_center.messaging import quiet_hours
 from contact_center.models import Practice, TwilioRequest
 from contact_center.simulator import TwilioSimulator
 from routing.dialer_models import AttemptOutcome, AttemptState
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
 from routing.reconcile import STALE_CLAIM
-from tests.dialer.support import attempts, post_lead
+from tests.dialer.support import attempts, patient_in_daytime, post_lead
 from tests.factories import make_coordinator, make_practice
 from tests.openapi import problems
 from tests.outbound import patient_dials, play_outbound, rest_requests
@@ -42,27 +40,7 @@ from tests.workers import Stop, hold, outbox_lock, run_and_kill_a_worker, wait_f
 
 pytestmark = pytest.mark.committed
 
-# Patients in zones around the globe: the test picks one in daytime at the real current time,
-# so quiet hours never hold the dial whenever the suite runs.
-DAYTIME_CANDIDATES = (
-    "+13105550142",  # Los Angeles
-    "+12125550142",  # New York
-    "+18085550142",  # Honolulu
-    "+442079460142",  # London
-    "+912261234567",  # Mumbai
-    "+81312345678",  # Tokyo
-    "+61291234567",  # Sydney
-)
 RECOVERY_TIMEOUT_S = 60.0
-
-
-def patient_in_daytime() -> str:
-    now = clock.now()
-    for phone in DAYTIME_CANDIDATES:
-        # Open now and for the next half hour: the test must not straddle 9 PM.
-        if not any(quiet_hours.is_quiet(phone, "UTC", now + timedelta(minutes=m)) for m in (0, 30)):
-            return phone
-    raise AssertionError("no candidate number is in daytime")  # the zones cover the clock
 
 
 def coordinator_calls(session: Session) -> list[TwilioRequest]:

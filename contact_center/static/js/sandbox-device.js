@@ -73,7 +73,7 @@
       const wasOpen = this._status === "open";
       this._status = "closed";
       this._device._forget(this);
-      if (wasOpen && this.direction === "INCOMING") {
+      if (wasOpen) {
         try { await window.CC.api(this._url("hangup"), {}); } catch (e) { /* ended already */ }
       }
       this.emit("disconnect", this);
@@ -147,10 +147,19 @@
     }
     async unregister() { this.state = "unregistered"; this.emit("unregistered"); }
     async connect(options) {
+      // Like Twilio's TwiML App: the product decides what the call does (a callback task's
+      // patient, or a spoken refusal); the sandbox patient answers at once.
       const params = (options && options.params) || {};
-      const call = new SandboxCall(this, { call_sid: "sandbox-outbound", to: params.To || "" }, "OUTGOING");
+      const placed = await window.CC.api("/p/" + this.practiceId + "/sandbox/device/calls",
+        { task_id: params.CallbackTaskId || "" });
+      const call = new SandboxCall(this, { call_sid: placed.call_sid, to: placed.to_number }, "OUTGOING");
+      call.lines = placed.lines || [];
       this.calls.push(call);
-      setTimeout(() => { if (call._status === "connecting") { call._status = "open"; call.emit("accept", call); } }, 1200);
+      setTimeout(() => {
+        if (call._status !== "connecting") return;
+        if (placed.state === "connected") { call._status = "open"; call.emit("accept", call); }
+        else { call.endReason = call.lines.map((l) => l.text).join(" "); call._remoteEnded("disconnect"); }
+      }, 300);
       return call;
     }
     _forget(call) { this.calls = this.calls.filter(function (c) { return c !== call; }); }

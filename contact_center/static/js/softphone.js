@@ -214,7 +214,7 @@
       $("call-status").textContent = "Dialing…";
       controls("dialing");
       call.on("accept", () => { $("call-status").textContent = "On call"; controls("open"); startTimer(); });
-      call.on("disconnect", () => endCall(false, "Call ended"));
+      call.on("disconnect", () => endCall(false, call.endReason || "Call ended"));
     });
   });
 

@@ -1,0 +1,61 @@
+"""Click to dial in the console, in real Chromium: "Call" on a callback places the call
+through the product's TwiML App endpoint (the sandbox plays Twilio and the patient), and the
+callback is recorded as a connected attempt when the coordinator hangs up."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+from sqlalchemy.orm import Session
+
+from contact_center.db import utcnow
+from routing import dialer
+from routing.dialer_models import AttemptOutcome, AttemptState
+from routing.models import CallbackReason, CallbackStatus, CallbackTask, Presence, PresenceState
+from tests.dialer.support import attempts, patient_in_daytime
+from tests.factories import make_practice
+from tests.web.conftest import make_login, screenshot
+from tests.web.test_browser import log_in
+
+pytestmark = pytest.mark.committed
+
+
+def test_call_on_a_callback_dials_the_patient_and_records_the_attempt(
+    app: Flask, session: Session, redis: object, live_server: str, browser: Any
+) -> None:
+    practice = make_practice(session, name="Glow Aesthetics", hours="mon-sun 00:00-24:00")
+    ava = make_login(session, practice, "ava")
+    phone = patient_in_daytime()
+    task, _ = dialer.open_callback(session, practice, phone, CallbackReason.LEAD, utcnow())
+    session.commit()
+
+    context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(30_000)
+    console = context.new_page()
+    log_in(console, live_server, ava.email or "")
+    expect(console.get_by_test_id("device-state")).to_have_text("ready · sandbox")
+    row = console.get_by_test_id("callbacks").locator("tr", has_text=phone)
+    row.get_by_role("button", name="Call").click()
+    expect(console.get_by_test_id("call-status")).to_have_text("On call")
+    screenshot(console, "20-click-to-dial-on-call")
+    session.expire_all()
+    (attempt,) = attempts(session, task.id)
+    assert (attempt.state, attempt.coordinator_id) == (AttemptState.BRIDGING, ava.id)
+    assert session.get_one(Presence, ava.id).state is PresenceState.RESERVED
+
+    console.get_by_test_id("hangup").click()
+    expect(console.get_by_test_id("call-status")).to_have_text(re.compile("Call ended"))
+    session.expire_all()
+    (attempt,) = attempts(session, task.id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.DONE, AttemptOutcome.CONNECTED)
+    assert session.get_one(CallbackTask, task.id).status is CallbackStatus.DONE
+    assert session.get_one(Presence, ava.id).state is not PresenceState.RESERVED
+
+    # Clicking again: the callback is closed, the product refuses and says why.
+    row.get_by_role("button", name="Call").click()
+    expect(console.get_by_test_id("call-status")).to_contain_text("already closed")
+    context.close()
