@@ -41,6 +41,7 @@ def test_call_on_a_callback_dials_the_patient_and_records_the_attempt(
     row = console.get_by_test_id("callbacks").locator("tr", has_text=phone)
     row.get_by_role("button", name="Call").click()
     expect(console.get_by_test_id("call-status")).to_have_text("On call")
+    expect(console.locator("#presence-dot")).to_have_class(re.compile("reserved"))
     screenshot(console, "20-click-to-dial-on-call")
     session.expire_all()
     (attempt,) = attempts(session, task.id)
@@ -49,6 +50,7 @@ def test_call_on_a_callback_dials_the_patient_and_records_the_attempt(
 
     console.get_by_test_id("hangup").click()
     expect(console.get_by_test_id("call-status")).to_have_text(re.compile("Call ended"))
+    expect(console.locator("#presence-dot")).to_have_class(re.compile("available"))
     session.expire_all()
     (attempt,) = attempts(session, task.id)
     assert (attempt.state, attempt.outcome) == (AttemptState.DONE, AttemptOutcome.CONNECTED)

@@ -213,8 +213,11 @@
       window.CC.text($("pop-phone"), button.dataset.phone);
       $("call-status").textContent = "Dialing…";
       controls("dialing");
-      call.on("accept", () => { $("call-status").textContent = "On call"; controls("open"); startTimer(); });
-      call.on("disconnect", () => endCall(false, call.endReason || "Call ended"));
+      // The server reserves the coordinator for the call and frees them after: show it.
+      call.on("accept", () => {
+        $("call-status").textContent = "On call"; controls("open"); startTimer(); heartbeat();
+      });
+      call.on("disconnect", () => { endCall(false, call.endReason || "Call ended"); setTimeout(heartbeat, 500); });
     });
   });
 
