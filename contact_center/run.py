@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
          "--bind", f"{args.host}:{args.port}", "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env,
     )
-    worker = subprocess.Popen([sys.executable, "-m", "contact_center.worker"], cwd=ROOT, env=env)
+    # The demo's worker rings the console's sandbox softphone for the dialer's calls.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "contact_center.worker"], cwd=ROOT,
+        env={**env, "SANDBOX_SOFTPHONES": "1"},
+    )
     children = [web, worker]
 
     def stop(*_: object) -> None:

@@ -53,6 +53,9 @@ class Settings:
     recordings_dir: Path
     vosk_model_path: str | None = None
     sandbox: bool = True
+    # Sandbox demo only: the worker rings the console's sandbox softphones for the calls the
+    # dialer places (set by ``make run``; tests and benchmarks play those calls themselves).
+    sandbox_softphones: bool = False
     # Seconds a coordinator's browser may stay silent before the server sets it offline.
     heartbeat_timeout_s: int = 45
     # Default ring timeout of a coordinator's softphone.
@@ -119,6 +122,8 @@ class Settings:
             twilio_api_key_secret=env.get("TWILIO_API_KEY_SECRET", "").strip(),
             twilio_twiml_app_sid=env.get("TWILIO_TWIML_APP_SID", "").strip(),
             sandbox=sandbox,
+            sandbox_softphones=sandbox
+            and env.get("SANDBOX_SOFTPHONES", "").strip().lower() in ("1", "true", "yes"),
             heartbeat_timeout_s=_int(env, "HEARTBEAT_TIMEOUT_S", 45),
             ring_timeout_s=_int(env, "RING_TIMEOUT_S", 20),
             reservation_timeout_s=_int(env, "RESERVATION_TIMEOUT_S", 0),

@@ -169,6 +169,17 @@ class RecordedRequest:
 Lookup = Callable[[str, Mapping[str, str]], list[dict[str, Any]]]
 
 
+_listeners: list[Callable[[RecordedRequest], None]] = []
+
+
+def on_recorded(listener: Callable[[RecordedRequest], None]) -> Callable[[], None]:
+    """Sandbox only: call ``listener`` with every request the recording client records (the
+    sandbox demo plays the calls the product places). Returns what stops it."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
 class RecordingHttpClient(HttpClient):
     """The SDK's HttpClient that records requests instead of sending them (sandbox, tests).
 
@@ -215,7 +226,10 @@ class RecordingHttpClient(HttpClient):
             sid = existing or _SID_PREFIX.get(resource, "XX") + secrets.token_hex(16)
             status = 200 if existing or method.upper() == "GET" else 201
             body = json.dumps(_fake_resource(self._account_sid, sid, resource, form, uri))
-        self._store(RecordedRequest(method.upper(), uri, form, sid, status))
+        recorded = RecordedRequest(method.upper(), uri, form, sid, status)
+        self._store(recorded)
+        for listener in _listeners:
+            listener(recorded)
         return Response(status, body, headers={"Content-Type": "application/json"})
 
 

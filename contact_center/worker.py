@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app()
     settings = current_settings()
     connection = get_redis(settings)
+    if settings.sandbox_softphones:
+        from contact_center.web.sandbox import ring_placed_calls
+
+        ring_placed_calls()  # the sandbox demo: the dialer's calls ring the console
     if TRANSCRIPTION in args.queues:
         from transcription.jobs import prepare_worker
 

@@ -7,7 +7,7 @@ exactly the code Twilio would reach.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
@@ -15,10 +15,12 @@ from sqlalchemy import select
 
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
-from contact_center.jobs import get_redis
+from contact_center.jobs import REALTIME, enqueue, enqueue_at, get_redis
 from contact_center.models import TwilioRequest, User
 from contact_center.phones import to_e164
+from contact_center.runtime import current_settings
 from contact_center.simulator import TwilioSimulator, new_sid
+from contact_center.twilio import RecordedRequest, on_recorded
 from contact_center.web import events, queries
 from contact_center.web.access import current_user, practice_view
 from contact_center.web.sandbox_calls import SandboxPlayer
@@ -207,3 +209,54 @@ def rest_requests(practice_id: int) -> Response:
             for r in rows if number in {str(v) for v in (r.form or {}).values()}
         ][:50]
     return jsonify(requests=mine)
+
+
+# -- the calls the product places (the dialer ringing a coordinator) -------------------------
+
+
+def ring_placed_calls() -> Callable[[], None]:
+    """In the worker of a sandbox demo: every call the product places to a softphone rings
+    that coordinator's sandbox device, as Twilio would ring their browser. Returns what stops
+    it."""
+    return on_recorded(_ring_later)
+
+
+def _ring_later(recorded: RecordedRequest) -> None:
+    to = str(recorded.form.get("To", ""))
+    if recorded.method != "POST" or not recorded.url.endswith("/Calls.json"):
+        return
+    if not to.startswith("client:") or recorded.response_sid is None:
+        return
+    form = {k: str(v) for k, v in recorded.form.items()}
+    enqueue(
+        current_settings(), ring_softphone, recorded.response_sid, form, queue=REALTIME,
+        job_id=f"sandbox-ring-{recorded.response_sid}", retries=0,
+    )
+
+
+def ring_softphone(call_sid: str, form: dict[str, str]) -> None:
+    """The job: ring the device, and give up after the call's ring timeout."""
+    from datetime import timedelta
+
+    from contact_center import clock
+    from contact_center.patients import practice_by_number
+
+    with session_scope() as s:
+        practice = practice_by_number(s, form.get("From", ""))
+        practice_id = practice.id if practice is not None else None
+    if practice_id is None:
+        return
+    timeout = int(form.get("Timeout", "20") or 20)
+    call = player().ring_leg(
+        practice_id, call_sid, form.get("From", ""), form["To"].removeprefix("client:"),
+        form["Url"], form.get("StatusCallback", ""), timeout,
+    )
+    if call is not None:
+        enqueue_at(
+            current_settings(), clock.now() + timedelta(seconds=timeout), ring_timed_out,
+            practice_id, call_sid, queue=REALTIME, job_id=f"sandbox-ring-timeout-{call_sid}",
+        )
+
+
+def ring_timed_out(practice_id: int, call_sid: str) -> None:
+    player().leg_timeout(practice_id, call_sid)

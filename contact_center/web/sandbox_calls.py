@@ -122,6 +122,47 @@ class SandboxPlayer:
             self._save(call)
         return call
 
+    def ring_leg(
+        self,
+        practice_id: int,
+        call_sid: str,
+        from_number: str,
+        identity: str,
+        url: str,
+        status_callback: str,
+        timeout: int,
+    ) -> SandboxCall | None:
+        """A call the product asked Twilio to place to a softphone (the dialer ringing a
+        coordinator): the device rings; answering it follows the call's ``url``."""
+        user_id = self.users(identity)
+        if user_id is None:
+            return None
+        call = SandboxCall(
+            call_sid, practice_id, user_id, from_number, f"client:{identity}", state="ringing",
+            outgoing=True, status_callback=status_callback,
+        )
+        call.dial = {"identity": identity, "user_id": user_id, "child_sid": call_sid,
+                     "timeout": timeout, "answer_url": url}
+        with self._locked(call_sid):
+            self._post(call, status_callback, {"CallStatus": "ringing"})
+            call.say("system", f"ringing {identity}")
+            self.publish(user_id, "sandbox.incoming", {
+                "call_sid": call_sid, "child_sid": call_sid, "practice_id": practice_id,
+                "from": from_number, "to": call.to_number, "timeout": timeout,
+            })
+            self._save(call)
+        return call
+
+    def leg_timeout(self, practice_id: int, call_sid: str) -> SandboxCall:
+        """The ring time of a placed call passed: nobody answered."""
+        with self._locked(call_sid):
+            call = self.load(practice_id, call_sid)
+            if call.state == "ringing" and call.dial is not None:
+                self.publish(call.dial["user_id"], "sandbox.cancel", {"call_sid": call.call_sid})
+                self._not_answered(call, "no-answer")
+                self._save(call)
+        return call
+
     def press(self, practice_id: int, user_id: int, call_sid: str, digits: str) -> SandboxCall:
         with self._locked(call_sid):
             call = self._owned(practice_id, user_id, call_sid)
@@ -187,6 +228,14 @@ class SandboxPlayer:
             call = self._ringing_for(practice_id, user_id, call_sid)
             dial = call.dial
             assert dial is not None
+            if dial.get("answer_url"):  # a placed call: its TwiML is what the coordinator hears
+                call.dial, call.state, heard = None, "ivr", len(call.lines)
+                self._follow(call, dial["answer_url"], {})
+                for line in call.lines[heard:]:
+                    if line["who"] == "ivr":
+                        line["who"] = "whisper"
+                self._save(call)
+                return call
             if dial.get("whisper_url"):
                 _, body = self._post(call, dial["whisper_url"], self._leg_form(call, "in-progress"))
                 for text in _says(body):
@@ -221,6 +270,11 @@ class SandboxPlayer:
     def _not_answered(self, call: SandboxCall, status: str) -> None:
         dial = call.dial
         assert dial is not None
+        if dial.get("answer_url"):  # a placed call ends unanswered: Twilio tells its callback
+            call.dial, call.state = None, "ended"
+            call.say("system", f"{dial['identity']} did not answer ({status})")
+            self._post(call, call.status_callback, {"CallStatus": status, "CallDuration": "0"})
+            return
         self._leg(call, status)
         call.dial, call.state = None, "ivr"
         call.say("system", f"{dial['identity']} did not answer ({status})")

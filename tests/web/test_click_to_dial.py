@@ -61,3 +61,48 @@ def test_call_on_a_callback_dials_the_patient_and_records_the_attempt(
     row.get_by_role("button", name="Call").click()
     expect(console.get_by_test_id("call-status")).to_contain_text("already closed")
     context.close()
+
+
+def test_the_dialers_call_rings_the_sandbox_softphone(
+    app: Flask, session: Session, redis: Any, live_server: str, browser: Any
+) -> None:
+    """The demo's speed-to-lead path: a web lead, the dialer rings the coordinator's sandbox
+    softphone, she answers, hears the announcement, talks to the patient and hangs up."""
+    from contact_center.web.sandbox import ring_placed_calls
+    from tests.conftest import drain_queues
+    from tests.dialer.support import post_lead
+
+    practice = make_practice(session, name="Glow Aesthetics", hours="mon-sun 00:00-24:00")
+    ava = make_login(session, practice, "ava")
+    session.commit()
+    context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(30_000)
+    console = context.new_page()
+    log_in(console, live_server, ava.email or "")
+    expect(console.get_by_test_id("device-state")).to_have_text("ready · sandbox")
+    console.get_by_test_id("presence").select_option("available")
+    expect(console.locator("#presence-dot")).to_have_class(re.compile("available"))
+
+    task_id = post_lead(app.test_client(), session, practice, phone=patient_in_daytime())[
+        "callback_task_id"
+    ]
+    stop_ringing = ring_placed_calls()  # what `make run` does in its worker
+    try:
+        with app.app_context():
+            drain_queues(redis)  # the text, the dial, and the sandbox ringing the softphone
+    finally:
+        stop_ringing()
+    expect(console.get_by_test_id("answer")).to_be_visible()
+    screenshot(console, "21-dialer-rings-softphone")
+    console.get_by_test_id("answer").click()
+    expect(console.get_by_test_id("hangup")).to_be_visible()
+    session.expire_all()
+    (attempt,) = attempts(session, task_id)
+    assert attempt.state is AttemptState.BRIDGING  # the patient was dialed
+    console.get_by_test_id("hangup").click()
+    expect(console.get_by_test_id("hangup")).to_be_hidden()
+    session.expire_all()
+    (attempt,) = attempts(session, task_id)
+    assert (attempt.state, attempt.outcome) == (AttemptState.DONE, AttemptOutcome.CONNECTED)
+    assert session.get_one(CallbackTask, task_id).status is CallbackStatus.DONE
+    context.close()
