@@ -80,12 +80,16 @@ def screen_pop(practice_id: int) -> Response:
         sid = request.args.get("call_sid", "")
         if sid:
             call = queries.call_by_sid_in_practice(s, practice_id, sid)
-        if call is None:
-            held = routing.presence_of(s, _me(), now).call_sid
-            call = queries.call_by_sid_in_practice(s, practice_id, held) if held else None
-        if call is None:
+        held = routing.presence_of(s, _me(), now).call_sid
+        if call is None and held:
+            call = queries.call_by_sid_in_practice(s, practice_id, held)
+        pop = (
+            queries.screen_pop(s, practice_id, call)
+            if call is not None
+            else queries.callback_pop(s, practice_id, sid, held)
+        )
+        if pop is None:
             raise NotFound("no call to show")
-        pop = queries.screen_pop(s, practice_id, call)
     return jsonify(dataclasses.asdict(pop))
 
 

@@ -21,6 +21,7 @@ from contact_center.models import Membership, Patient, Practice, Role, User
 from ivr.models import Call, CallEvent, MenuChoice
 from qa.models import CallOutcome
 from recordings.models import Recording
+from routing.dialer_models import CallbackAttempt
 from routing.models import CallbackStatus, CallbackTask, Presence, PresenceState
 
 _Columns = TypeVarTuple("_Columns")
@@ -98,7 +99,7 @@ class PastContact:
 
 @dataclass(frozen=True)
 class ScreenPop:
-    call_id: int
+    call_id: int | None  # None for a callback: its outcome is the attempt's
     call_sid: str
     practice: str
     phone: str
@@ -122,9 +123,56 @@ def consent_text(call: Call) -> str:
 
 def screen_pop(session: Session, practice_id: int, call: Call) -> ScreenPop:
     """Everything a coordinator should see before answering this call."""
-    owner = practice(session, practice_id)
     patient = session.get(Patient, call.patient_id) if call.patient_id else None
-    phone = patient.phone if patient else call.from_number
+    return _pop(
+        session, practice_id, patient, patient.phone if patient else call.from_number,
+        call_id=call.id, call_sid=call.call_sid,
+        menu_choice=MenuChoice(call.menu_choice).spoken if call.menu_choice else None,
+        after_hours=call.after_hours, recording_consent=consent_text(call),
+    )
+
+
+def callback_pop(
+    session: Session, practice_id: int, call_sid: str, reservation: str | None
+) -> ScreenPop | None:
+    """The pop of a callback call (the dialer ringing the coordinator, or click to dial): the
+    patient about to be called. Found by the leg's CallSid or the coordinator's reservation."""
+    conditions = [CallbackAttempt.coordinator_call_sid == call_sid] if call_sid else []
+    if reservation and reservation.startswith("DL"):
+        conditions.append(CallbackAttempt.token == reservation.removeprefix("DL"))
+    if not conditions:
+        return None
+    attempt = session.scalars(
+        select(CallbackAttempt).where(
+            CallbackAttempt.practice_id == practice_id, or_(*conditions)
+        )
+    ).first()
+    if attempt is None:
+        return None
+    task = session.get_one(CallbackTask, attempt.task_id)
+    patient = session.get(Patient, task.patient_id) if task.patient_id else None
+    what = task.note or task.reason.value.replace("_", " ")
+    return _pop(
+        session, practice_id, patient, task.phone, call_id=None,
+        call_sid=attempt.coordinator_call_sid or call_sid,
+        menu_choice=f"callback: {what} · attempt {attempt.attempt_no}", after_hours=False,
+        recording_consent="not recorded (callback)",
+    )
+
+
+def _pop(
+    session: Session,
+    practice_id: int,
+    patient: Patient | None,
+    phone: str,
+    *,
+    call_id: int | None,
+    call_sid: str,
+    menu_choice: str | None,
+    after_hours: bool,
+    recording_consent: str,
+) -> ScreenPop:
+    owner = practice(session, practice_id)
     callbacks = session.scalars(
         select(CallbackTask)
         .where(
@@ -138,7 +186,7 @@ def screen_pop(session: Session, practice_id: int, call: Call) -> ScreenPop:
         select(Call)
         .where(
             Call.practice_id == practice_id,
-            Call.id != call.id,
+            Call.id != (call_id or 0),
             or_(Call.from_number == phone, Call.to_number == phone),
         )
         .order_by(Call.started_at.desc())
@@ -146,14 +194,14 @@ def screen_pop(session: Session, practice_id: int, call: Call) -> ScreenPop:
     )
     names = _user_names(session)
     return ScreenPop(
-        call_id=call.id,
-        call_sid=call.call_sid,
+        call_id=call_id,
+        call_sid=call_sid,
         practice=owner.name,
         phone=phone,
         name=patient_name(patient),
-        menu_choice=MenuChoice(call.menu_choice).spoken if call.menu_choice else None,
-        after_hours=call.after_hours,
-        recording_consent=consent_text(call),
+        menu_choice=menu_choice,
+        after_hours=after_hours,
+        recording_consent=recording_consent,
         sms_opted_out=sms_opted_out(session, practice_id, phone),
         lead=open_lead(session, practice_id, phone),
         open_callbacks=[

@@ -93,6 +93,8 @@ def test_the_dialers_call_rings_the_sandbox_softphone(
     finally:
         stop_ringing()
     expect(console.get_by_test_id("answer")).to_be_visible()
+    expect(console.get_by_test_id("pop-name")).to_have_text("Maya Lopez")  # who is called back
+    expect(console.get_by_test_id("screen-pop")).to_contain_text("callback: web lead")
     screenshot(console, "21-dialer-rings-softphone")
     console.get_by_test_id("answer").click()
     expect(console.get_by_test_id("hangup")).to_be_visible()
@@ -101,6 +103,7 @@ def test_the_dialers_call_rings_the_sandbox_softphone(
     assert attempt.state is AttemptState.BRIDGING  # the patient was dialed
     console.get_by_test_id("hangup").click()
     expect(console.get_by_test_id("hangup")).to_be_hidden()
+    expect(console.get_by_test_id("wrapup")).to_be_hidden()  # the outcome is the attempt's
     session.expire_all()
     (attempt,) = attempts(session, task_id)
     assert (attempt.state, attempt.outcome) == (AttemptState.DONE, AttemptOutcome.CONNECTED)

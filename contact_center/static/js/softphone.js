@@ -131,7 +131,7 @@
     clearInterval(state.timer);
     $("call-status").textContent = message;
     controls("none");
-    const hadCall = state.pop && talked;
+    const hadCall = state.pop && state.pop.call_id && talked;  // a callback's outcome is its attempt's
     state.call = null;
     if (hadCall) {
       show($("wrapup"), true);
