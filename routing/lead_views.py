@@ -13,7 +13,9 @@ from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import left_to_reconciler
 from contact_center.leads import services
+from contact_center.leads.services import Accepted
 from contact_center.messaging.jobs import schedule_delivery
+from contact_center.settings import Settings
 from contact_center.webhooks import app_settings
 from routing import dialer_jobs, sla
 from routing.leads import accept_lead
@@ -27,6 +29,18 @@ def _api_key() -> str | None:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return request.headers.get("X-Api-Key")
+
+
+def schedule_follow_up(settings: Settings, practice_id: int, accepted: Accepted) -> None:
+    """After the lead's commit: its instant text and its first dial. If Redis is away, the
+    reconcilers send and dial it later."""
+    with left_to_reconciler("lead follow-up"):
+        if accepted.message_id is not None:
+            schedule_delivery(settings, accepted.message_id)
+        if accepted.attempt_id is not None:
+            dialer_jobs.schedule_first_dial(
+                settings, practice_id, accepted.attempt_id, accepted.attempt_due
+            )
 
 
 @bp.post("/leads")
@@ -49,15 +63,7 @@ def create_lead() -> tuple[Response, int]:
         if replay is None or replay.status_code == 0:
             return jsonify(error="a request with this Idempotency-Key is in progress"), 409
         accepted = replay
-    settings = app_settings()
-    # The lead is committed: if Redis is away, the reconciler sends and dials it later.
-    with left_to_reconciler("lead follow-up"):
-        if accepted.message_id is not None:
-            schedule_delivery(settings, accepted.message_id)
-        if accepted.attempt_id is not None:
-            dialer_jobs.schedule_first_dial(
-                settings, practice_id, accepted.attempt_id, accepted.attempt_due
-            )
+    schedule_follow_up(app_settings(), practice_id, accepted)
     response = jsonify(accepted.body)
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"

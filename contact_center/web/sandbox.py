@@ -7,12 +7,14 @@ exactly the code Twilio would reach.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from sqlalchemy import select
 
+from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
 from contact_center.jobs import REALTIME, enqueue, enqueue_at, get_redis
@@ -165,6 +167,30 @@ def device_hold(practice_id: int, call_sid: str) -> Response:
     return jsonify(held=player().hold(practice_id, _me(), call_sid, on).held)
 
 
+@bp.post("/lead")
+@practice_view()
+def web_lead(practice_id: int) -> Response:
+    """Fill in the practice's web form as a patient: the lead goes through the same intake as
+    ``POST /api/leads`` (SMS consent given), without an API key (sandbox only)."""
+    from routing.lead_views import schedule_follow_up
+    from routing.leads import accept_lead
+
+    with session_scope() as s:
+        practice = queries.practice(s, practice_id)
+        data = {
+            "name": _field("name") or "Maya Lopez",
+            "phone": _field("phone") or "+13105550142",
+            "message": _field("message") or None,
+            "source": "try it",
+            "sms_consent": True,
+            "consent_wording": f"I agree to receive texts from {practice.name}.",
+        }
+        raw = json.dumps(data).encode()
+        accepted = accept_lead(s, practice, new_sid("LD"), raw, data, clock.now())
+    schedule_follow_up(app_settings(), practice_id, accepted)
+    return jsonify(accepted.body)
+
+
 @bp.post("/sms")
 @practice_view()
 def text_practice(practice_id: int) -> Response | tuple[Response, int]:
@@ -238,7 +264,6 @@ def ring_softphone(call_sid: str, form: dict[str, str]) -> None:
     """The job: ring the device, and give up after the call's ring timeout."""
     from datetime import timedelta
 
-    from contact_center import clock
     from contact_center.patients import practice_by_number
 
     with session_scope() as s:

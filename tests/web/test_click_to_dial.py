@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.db import utcnow
@@ -66,11 +67,10 @@ def test_call_on_a_callback_dials_the_patient_and_records_the_attempt(
 def test_the_dialers_call_rings_the_sandbox_softphone(
     app: Flask, session: Session, redis: Any, live_server: str, browser: Any
 ) -> None:
-    """The demo's speed-to-lead path: a web lead, the dialer rings the coordinator's sandbox
-    softphone, she answers, hears the announcement, talks to the patient and hangs up."""
+    """The demo's speed-to-lead path: a web form on Try it, the dialer rings the coordinator's
+    sandbox softphone, she answers, hears the announcement, talks to the patient, hangs up."""
     from contact_center.web.sandbox import ring_placed_calls
     from tests.conftest import drain_queues
-    from tests.dialer.support import post_lead
 
     practice = make_practice(session, name="Glow Aesthetics", hours="mon-sun 00:00-24:00")
     ava = make_login(session, practice, "ava")
@@ -83,9 +83,14 @@ def test_the_dialers_call_rings_the_sandbox_softphone(
     console.get_by_test_id("presence").select_option("available")
     expect(console.locator("#presence-dot")).to_have_class(re.compile("available"))
 
-    task_id = post_lead(app.test_client(), session, practice, phone=patient_in_daytime())[
-        "callback_task_id"
-    ]
+    patient = context.new_page()  # the patient fills in the practice's web form on Try it
+    patient.goto(f"/p/{practice.id}/try")
+    patient.get_by_test_id("try-from").fill(patient_in_daytime())
+    patient.get_by_test_id("try-lead").get_by_label("Name").fill("Maya Lopez")
+    patient.get_by_test_id("try-lead").get_by_role("button", name="Send the form").click()
+    expect(patient.get_by_test_id("lead-result")).to_contain_text("accepted: text queued")
+    session.expire_all()
+    task_id = session.scalars(select(CallbackTask.id)).one()
     stop_ringing = ring_placed_calls()  # what `make run` does in its worker
     try:
         with app.app_context():

@@ -89,6 +89,19 @@
     refreshRequests();
   });
 
+  $("lead").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target.elements;
+    const out = $("lead-result");
+    out.textContent = "sending…";
+    try {
+      const lead = await window.CC.api(base + "/lead", { name: form.name.value, phone: $("from").value, message: form.message.value });
+      out.textContent = "Lead " + lead.lead_id + " accepted: text " + lead.sms + ", first call due " +
+        new Date(lead.first_attempt_due).toLocaleTimeString() + ", SLA " + new Date(lead.sla_deadline).toLocaleTimeString() + ".";
+    } catch (e) { out.textContent = e.message; }
+    setTimeout(refreshRequests, 1500);
+  });
+
   async function refreshRequests() {
     try {
       const data = await window.CC.api(base + "/requests");
