@@ -49,7 +49,6 @@ DB_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
-
 def timed(latencies: list[float], lock: threading.Lock, fn: Callable[[], object]) -> object:
     started = time.perf_counter()
     result = fn()
@@ -82,8 +81,13 @@ def burst(calls: int, coordinators: int) -> tuple[list[float], float, int]:
         t.join()
     wall = time.perf_counter() - started
     with session_scope() as s:
-        holders = Counter(s.scalars(select(Presence.call_sid).where(
-            Presence.user_id.in_(users), Presence.state == PresenceState.RESERVED)))
+        holders = Counter(
+            s.scalars(
+                select(Presence.call_sid).where(
+                    Presence.user_id.in_(users), Presence.state == PresenceState.RESERVED
+                )
+            )
+        )
     doubles = (len(rung) - len(set(rung))) + sum(n - 1 for n in holders.values() if n > 1)
     doubles += abs(len(rung) - min(coordinators, calls))
     return latencies, wall, doubles
@@ -114,9 +118,10 @@ def bare(calls: int) -> tuple[list[float], float, int]:
             with lock:
                 got.append(user)
 
-    threads = [threading.Thread(target=lambda sid=sid: timed(latencies, lock,
-                                                             lambda: reserve(sid)))
-               for sid in sids]
+    threads = [
+        threading.Thread(target=lambda sid=sid: timed(latencies, lock, lambda: reserve(sid)))
+        for sid in sids
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -170,8 +175,11 @@ def flow(calls: int) -> tuple[list[float], float, int]:
         t.join()
     wall = time.perf_counter() - started
     with session_scope() as s:
-        assigned = s.scalars(select(CallEvent.detail).where(
-            CallEvent.practice_id == practice_id, CallEvent.kind == "assigned")).all()
+        assigned = s.scalars(
+            select(CallEvent.detail).where(
+                CallEvent.practice_id == practice_id, CallEvent.kind == "assigned"
+            )
+        ).all()
     entries = Counter(d["entry_id"] for d in assigned)
     doubles = sum(n - 1 for n in entries.values() if n > 1)
     doubles += sum(n - 1 for n in served.values() if n > 1)
@@ -181,9 +189,11 @@ def flow(calls: int) -> tuple[list[float], float, int]:
 
 def report(name: str, latencies: list[float], wall: float, doubles: int) -> None:
     p = quantiles(latencies, n=100)
-    print(f"{name:6s} decisions={len(latencies):4d} wall={wall:6.2f}s "
-          f"rate={len(latencies) / wall:7.1f}/s p50={p[49] * 1000:6.1f}ms "
-          f"p99={p[98] * 1000:7.1f}ms double_assignments={doubles}")
+    print(
+        f"{name:6s} decisions={len(latencies):4d} wall={wall:6.2f}s "
+        f"rate={len(latencies) / wall:7.1f}/s p50={p[49] * 1000:6.1f}ms "
+        f"p99={p[98] * 1000:7.1f}ms double_assignments={doubles}"
+    )
 
 
 def main() -> None:
@@ -199,10 +209,16 @@ def main() -> None:
     Redis.from_url(REDIS_URL).flushdb()
     var = Path(tempfile.mkdtemp(prefix="bench-routing-"))
     settings = Settings(
-        env="test", database_url=DB_URL, redis_url=REDIS_URL,
-        twilio_account_sid="AC" + "1" * 32, twilio_auth_token="bench-token",
-        public_base_url="https://bench.example.test", secret_key="bench", var_dir=var,
-        recordings_dir=var / "recordings", sandbox=True,
+        env="test",
+        database_url=DB_URL,
+        redis_url=REDIS_URL,
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token="bench-token",
+        public_base_url="https://bench.example.test",
+        secret_key="bench",
+        var_dir=var,
+        recordings_dir=var / "recordings",
+        sandbox=True,
     )
     create_app(settings)
     from contact_center import db
@@ -210,9 +226,11 @@ def main() -> None:
     total_doubles = 0
     rates: dict[str, list[float]] = {"bare": [], "burst": []}
     for r in range(args.rounds):
-        for name, run in (("bare", lambda: bare(args.calls)),
-                          ("burst", lambda: burst(args.calls, args.coordinators)),
-                          ("flow", lambda: flow(args.calls))):
+        for name, run in (
+            ("bare", lambda: bare(args.calls)),
+            ("burst", lambda: burst(args.calls, args.coordinators)),
+            ("flow", lambda: flow(args.calls)),
+        ):
             latencies, wall, doubles = run()
             total_doubles += doubles
             report(f"{name}{r + 1}", latencies, wall, doubles)

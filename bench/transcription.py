@@ -233,8 +233,9 @@ def criterion_agreement(names: list[str]) -> None:
     for name in names:
         call = synth(name, EVAL_CALLS[name], 8000, True)
         truth = score_call(DEFAULT_CRITERIA, _script_turns(call), context)
-        recognized = score_call(DEFAULT_CRITERIA, merge_turns(transcribe(engine, call.path)),
-                                context)
+        recognized = score_call(
+            DEFAULT_CRITERIA, merge_turns(transcribe(engine, call.path)), context
+        )
         for t, r in zip(truth.judgements, recognized.judgements, strict=True):
             if t.met is not None and r.met is not None:
                 agree[t.key].append(t.met == r.met)
@@ -247,8 +248,11 @@ def criterion_agreement(names: list[str]) -> None:
         print(f"  {key:<22} {sum(results) / len(results):6.1%} ({sum(results)}/{len(results)})")
     if judged:
         overall = sum(judged) / len(judged)
-        print(f"  {'all judged':<22} {overall:6.1%} (target >= 90%: "
-              f"{'met' if overall >= 0.9 else 'missed'})", flush=True)
+        print(
+            f"  {'all judged':<22} {overall:6.1%} (target >= 90%: "
+            f"{'met' if overall >= 0.9 else 'missed'})",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -84,8 +84,13 @@ def practice_create(
     """Create a practice."""
     with _one_line_errors(), session_scope() as session:
         practice = practices.create_practice(
-            session, name=name, number=number, timezone=zone, hours=hours,
-            consent_mode=consent_mode, greeting=greeting,
+            session,
+            name=name,
+            number=number,
+            timezone=zone,
+            hours=hours,
+            consent_mode=consent_mode,
+            greeting=greeting,
         )
         click.echo(f"created practice {practice.id}: {practice.name} {practice.phone_number}")
 
@@ -152,7 +157,14 @@ def register(app: Flask) -> None:
     from recordings.cli import recordings_cli
     from transcription.cli import transcription_cli
 
-    commands: list[Callable[..., Any]] = [db_cli, practice_cli, coordinator_cli, seed_demo,
-                                          recordings_cli, transcription_cli, user_cli]
+    commands: list[Callable[..., Any]] = [
+        db_cli,
+        practice_cli,
+        coordinator_cli,
+        seed_demo,
+        recordings_cli,
+        transcription_cli,
+        user_cli,
+    ]
     for command in commands:
         app.cli.add_command(command)  # type: ignore[arg-type]

@@ -23,7 +23,11 @@ def seed(session: Session, now: datetime) -> str:
     created = practice is None
     if practice is None:
         practice = practices.create_practice(
-            session, name=DEMO_NAME, number=DEMO_NUMBER, timezone=DEMO_ZONE, hours=DEMO_HOURS,
+            session,
+            name=DEMO_NAME,
+            number=DEMO_NUMBER,
+            timezone=DEMO_ZONE,
+            hours=DEMO_HOURS,
             greeting="Thank you for calling Glow Aesthetics.",
         )
     for name, identity in DEMO_COORDINATORS:

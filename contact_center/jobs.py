@@ -126,7 +126,12 @@ def enqueue_at(
     if when <= clock.now():
         return enqueue(settings, func, *args, queue=queue, job_id=job_id, timeout=timeout)
     job = get_queue(settings, queue).enqueue_at(
-        when, func, *args, job_id=job_id, job_timeout=timeout, result_ttl=3600,
+        when,
+        func,
+        *args,
+        job_id=job_id,
+        job_timeout=timeout,
+        result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
     )
     logger.info("scheduled job_id=%s func=%s queue=%s at=%s", job.id, func.__name__, queue, when)

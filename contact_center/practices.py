@@ -42,8 +42,12 @@ def create_practice(
     if session.scalars(select(Practice.id).where(Practice.phone_number == e164)).first():
         raise InvalidInput(f"{e164} belongs to another practice already", "number")
     practice = Practice(
-        name=name, phone_number=e164, timezone=timezone, hours_spec=spec,
-        consent_mode=mode, greeting=greeting,
+        name=name,
+        phone_number=e164,
+        timezone=timezone,
+        hours_spec=spec,
+        consent_mode=mode,
+        greeting=greeting,
     )
     session.add(practice)
     session.flush()

@@ -62,13 +62,25 @@ def main(argv: list[str] | None = None) -> int:
 
     bin_dir = Path(sys.executable).parent
     web = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "--workers", "2", "--threads", "4",
-         "--bind", f"{args.host}:{args.port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env,
+        [
+            str(bin_dir / "gunicorn"),
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     # The demo's worker rings the console's sandbox softphone for the dialer's calls.
     worker = subprocess.Popen(
-        [sys.executable, "-m", "contact_center.worker"], cwd=ROOT,
+        [sys.executable, "-m", "contact_center.worker"],
+        cwd=ROOT,
         env={**env, "SANDBOX_SOFTPHONES": "1"},
     )
     children = [web, worker]
@@ -94,12 +106,18 @@ def main(argv: list[str] | None = None) -> int:
             print("the web server did not start; see the messages above", file=sys.stderr)
             stop()
             return 1
-        mode = "sandbox (no Twilio credentials: REST requests are recorded, not sent)" if (
-            settings.sandbox) else "live Twilio"
-        print(f"\nContact center running at {url}\n"
-              f"  demo practice: {demo.DEMO_NAME} {demo.DEMO_NUMBER}\n"
-              f"  database: {settings.database_url}\n  mode: {mode}\n"
-              "Press Ctrl-C to stop.", flush=True)
+        mode = (
+            "sandbox (no Twilio credentials: REST requests are recorded, not sent)"
+            if (settings.sandbox)
+            else "live Twilio"
+        )
+        print(
+            f"\nContact center running at {url}\n"
+            f"  demo practice: {demo.DEMO_NAME} {demo.DEMO_NUMBER}\n"
+            f"  database: {settings.database_url}\n  mode: {mode}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
         if args.check:
             time.sleep(2)
             alive = web.poll() is None and worker.poll() is None

@@ -112,8 +112,9 @@ class Settings:
             redis_url=env.get("REDIS_URL", "").strip() or EMBEDDED_REDIS,
             twilio_account_sid=account_sid,
             twilio_auth_token=auth_token,
-            public_base_url=(env.get("PUBLIC_BASE_URL", "").strip() or "http://127.0.0.1:5000")
-            .rstrip("/"),
+            public_base_url=(
+                env.get("PUBLIC_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+            ).rstrip("/"),
             secret_key=secret_key,
             var_dir=var_dir,
             recordings_dir=Path(env.get("RECORDINGS_DIR", "").strip() or var_dir / "recordings"),

@@ -114,8 +114,9 @@ APOLOGY = "We're sorry, we are having trouble connecting your call."
 def apology_and_voicemail() -> Script:
     """What a caller hears when something inside failed: an apology, then voicemail."""
     return Script.of(
-        Say(APOLOGY + " Please leave your name and number after the tone and we will call"
-            " you back."),
+        Say(
+            APOLOGY + " Please leave your name and number after the tone and we will call you back."
+        ),
         Record(
             action="/twilio/voice/voicemail",
             recording_status_callback="/twilio/recordings/status?source=voicemail",

@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     parser.add_argument("--simple", action="store_true", help="run jobs without forking")
     parser.add_argument(
-        "--reconcile-every", type=float, default=15.0, metavar="SECONDS",
+        "--reconcile-every",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
         help="enqueue the reconcilers this often (0: never); they re-enqueue what the database "
         "says is due, so a flushed Redis or a killed worker loses nothing",
     )

@@ -24,9 +24,28 @@ ONE_PARTY_NOTICE = "This call may be recorded for quality and training."
 MIN_SPEECH_CONFIDENCE = 0.5
 
 _YES = {
-    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "yes please", "yes you may", "you may",
-    "that's fine", "thats fine", "fine", "i agree", "agree", "of course", "go ahead", "allow",
-    "yes that's fine", "yes sure", "sure thing", "absolutely",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "yes please",
+    "yes you may",
+    "you may",
+    "that's fine",
+    "thats fine",
+    "fine",
+    "i agree",
+    "agree",
+    "of course",
+    "go ahead",
+    "allow",
+    "yes that's fine",
+    "yes sure",
+    "sure thing",
+    "absolutely",
 }
 _NEGATIONS = {"no", "not", "don't", "dont", "nope", "never", "decline", "rather"}
 

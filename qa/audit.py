@@ -61,10 +61,17 @@ def audit_read(
     if not may_read_call(session, reader.user_id, call):
         logger.warning(
             "refused %s of %s %s call_sid=%s user_id=%s ip=%s",
-            action, object_type, object_id, call.call_sid, reader.user_id, reader.ip_address,
+            action,
+            object_type,
+            object_id,
+            call.call_sid,
+            reader.user_id,
+            reader.ip_address,
         )
-        raise Forbidden("only the practice's QA leads and admins and the call's coordinator "
-                        "may see its recordings and transcripts")
+        raise Forbidden(
+            "only the practice's QA leads and admins and the call's coordinator "
+            "may see its recordings and transcripts"
+        )
     session.add(
         AuditEvent(
             practice_id=call.practice_id,

@@ -15,6 +15,11 @@ def score_transcript(transcript_id: int) -> float:
     """Score a transcript against its practice's current scorecard; returns the score."""
     with session_scope() as session:
         score = services.score_transcript(session, transcript_id, clock.now())
-        logger.info("scored transcript_id=%s call_id=%s score=%.1f compliance=%s",
-                    transcript_id, score.call_id, score.score, score.compliance_flag)
+        logger.info(
+            "scored transcript_id=%s call_id=%s score=%.1f compliance=%s",
+            transcript_id,
+            score.call_id,
+            score.score,
+            score.compliance_flag,
+        )
         return score.score

@@ -86,9 +86,7 @@ class CallScore(Base):
         ForeignKey("practices.id", ondelete="CASCADE"), index=True
     )
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
-    transcript_id: Mapped[int] = mapped_column(
-        ForeignKey("transcripts.id", ondelete="CASCADE")
-    )
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcripts.id", ondelete="CASCADE"))
     scorecard_id: Mapped[int] = mapped_column(ForeignKey("qa_scorecards.id"))
     coordinator_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

@@ -45,8 +45,13 @@ class Suggestion:
 
 
 def _evidence(turn: Turn, match: re.Match[str]) -> dict[str, Any]:
-    return {"speaker": turn.speaker, "start_s": turn.start_s, "end_s": turn.end_s,
-            "text": normalize(turn.text), "matched": match.group(0)}
+    return {
+        "speaker": turn.speaker,
+        "start_s": turn.start_s,
+        "end_s": turn.end_s,
+        "text": normalize(turn.text),
+        "matched": match.group(0),
+    }
 
 
 def suggest_disposition(turns: Sequence[Turn]) -> Suggestion:
@@ -59,13 +64,19 @@ def suggest_disposition(turns: Sequence[Turn]) -> Suggestion:
         # On an outbound call, the patient's voicemail greeting plays on the patient's channel.
         if turn.speaker == "patient" and (m := _VOICEMAIL.search(text)) is not None:
             return Suggestion(Disposition.VOICEMAIL_LEFT, (_evidence(turn, m),))
-    booked = [(turn, m) for turn, text in texts if turn.speaker != "patient"
-              if (m := _BOOKED.search(text)) is not None]
+    booked = [
+        (turn, m)
+        for turn, text in texts
+        if turn.speaker != "patient"
+        if (m := _BOOKED.search(text)) is not None
+    ]
     if booked:
         whole = " ".join(text for _, text in texts)
-        kind = (Disposition.BOOKED_TREATMENT
-                if _TREATMENT.search(whole) and not _CONSULT.search(whole)
-                else Disposition.BOOKED_CONSULTATION)
+        kind = (
+            Disposition.BOOKED_TREATMENT
+            if _TREATMENT.search(whole) and not _CONSULT.search(whole)
+            else Disposition.BOOKED_CONSULTATION
+        )
         return Suggestion(kind, tuple(_evidence(t, m) for t, m in booked))
     for turn, text in texts:
         if turn.speaker == "patient" and (m := _NOT_INTERESTED.search(text)) is not None:
@@ -78,8 +89,9 @@ def _outcome(session: Session, call: Call) -> CallOutcome:
         select(CallOutcome).where(CallOutcome.call_id == call.id)
     ).one_or_none()
     if outcome is None:
-        outcome = CallOutcome(practice_id=call.practice_id, call_id=call.id, mismatch=False,
-                              suggestion_evidence=[])
+        outcome = CallOutcome(
+            practice_id=call.practice_id, call_id=call.id, mismatch=False, suggestion_evidence=[]
+        )
         session.add(outcome)
     return outcome
 
@@ -124,8 +136,11 @@ def set_outcome(
         raise InvalidInput(f"unknown disposition {disposition!r}", "disposition") from exc
     if disposition is Disposition.BOOKED_CONSULTATION and booked_for is None:
         raise InvalidInput("a booked consultation needs its date and time", "booked_for")
-    member = session.scalar(select(Membership.id).where(
-        Membership.user_id == user_id, Membership.practice_id == call.practice_id))
+    member = session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user_id, Membership.practice_id == call.practice_id
+        )
+    )
     if member is None:
         raise Forbidden("only the practice's staff set a call's outcome")
     outcome = _outcome(session, call)
@@ -142,17 +157,26 @@ def set_outcome(
 def calls_without_outcome(session: Session, practice_id: int, since: datetime) -> list[Call]:
     """Answered calls since ``since`` that still wait for their coordinator's disposition."""
     done = select(CallOutcome.call_id).where(CallOutcome.disposition.is_not(None))
-    return list(session.scalars(
-        select(Call).where(
-            Call.practice_id == practice_id, Call.started_at >= since,
-            Call.answered_by_id.is_not(None), Call.id.not_in(done),
-        ).order_by(Call.started_at)
-    ))
+    return list(
+        session.scalars(
+            select(Call)
+            .where(
+                Call.practice_id == practice_id,
+                Call.started_at >= since,
+                Call.answered_by_id.is_not(None),
+                Call.id.not_in(done),
+            )
+            .order_by(Call.started_at)
+        )
+    )
 
 
 def mismatched_outcomes(session: Session, practice_id: int) -> list[CallOutcome]:
     """Outcomes QA should look at: the disposition disagrees with what was said."""
-    return list(session.scalars(
-        select(CallOutcome).where(CallOutcome.practice_id == practice_id,
-                                  CallOutcome.mismatch.is_(True))
-    ))
+    return list(
+        session.scalars(
+            select(CallOutcome).where(
+                CallOutcome.practice_id == practice_id, CallOutcome.mismatch.is_(True)
+            )
+        )
+    )

@@ -31,8 +31,11 @@ def _score(session: Session, call_score_id: int) -> CallScore:
 
 
 def _require_reviewer(session: Session, score: CallScore, reviewer_id: int) -> None:
-    role = session.scalar(select(Membership.role).where(
-        Membership.user_id == reviewer_id, Membership.practice_id == score.practice_id))
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == reviewer_id, Membership.practice_id == score.practice_id
+        )
+    )
     if role not in REVIEWER_ROLES:
         raise Forbidden("only the practice's QA leads and admins review calls")
 
@@ -41,11 +44,15 @@ def review_of(session: Session, call_score_id: int, reviewer_id: int, now: datet
     """The reviewer's review of a scored call, started on first use. Raises Forbidden."""
     score = _score(session, call_score_id)
     _require_reviewer(session, score, reviewer_id)
-    review = session.scalars(select(Review).where(
-        Review.call_score_id == call_score_id, Review.reviewer_id == reviewer_id)).one_or_none()
+    review = session.scalars(
+        select(Review).where(
+            Review.call_score_id == call_score_id, Review.reviewer_id == reviewer_id
+        )
+    ).one_or_none()
     if review is None:
-        review = Review(call_score_id=call_score_id, reviewer_id=reviewer_id, created_at=now,
-                        updated_at=now)
+        review = Review(
+            call_score_id=call_score_id, reviewer_id=reviewer_id, created_at=now, updated_at=now
+        )
         session.add(review)
         session.flush()
         if score.status is ScoreStatus.AUTOMATIC:
@@ -54,19 +61,28 @@ def review_of(session: Session, call_score_id: int, reviewer_id: int, now: datet
 
 
 def set_result(
-    session: Session, call_score_id: int, reviewer_id: int, criterion_key: str, met: bool,
-    now: datetime, comment: str | None = None,
+    session: Session,
+    call_score_id: int,
+    reviewer_id: int,
+    criterion_key: str,
+    met: bool,
+    now: datetime,
+    comment: str | None = None,
 ) -> ReviewOverride:
     """Set one criterion's result (any criterion, automatic or manual) in the reviewer's review."""
     review = review_of(session, call_score_id, reviewer_id, now)
     score = _score(session, call_score_id)
-    criterion = session.scalars(select(Criterion).where(
-        Criterion.scorecard_id == score.scorecard_id, Criterion.key == criterion_key)
+    criterion = session.scalars(
+        select(Criterion).where(
+            Criterion.scorecard_id == score.scorecard_id, Criterion.key == criterion_key
+        )
     ).one_or_none()
     if criterion is None:
         raise InvalidInput(f"no criterion {criterion_key!r} on this scorecard", "criterion")
-    override = session.scalars(select(ReviewOverride).where(
-        ReviewOverride.review_id == review.id, ReviewOverride.criterion_id == criterion.id)
+    override = session.scalars(
+        select(ReviewOverride).where(
+            ReviewOverride.review_id == review.id, ReviewOverride.criterion_id == criterion.id
+        )
     ).one_or_none()
     if override is None:
         override = ReviewOverride(review_id=review.id, criterion_id=criterion.id, met=met)
@@ -78,8 +94,9 @@ def set_result(
     return override
 
 
-def comment(session: Session, call_score_id: int, reviewer_id: int, text: str,
-            now: datetime) -> Review:
+def comment(
+    session: Session, call_score_id: int, reviewer_id: int, text: str, now: datetime
+) -> Review:
     review = review_of(session, call_score_id, reviewer_id, now)
     review.comment = text.strip() or None
     review.updated_at = now
@@ -94,8 +111,12 @@ def results_of(session: Session, review: Review) -> dict[str, bool | None]:
         .where(CriterionResult.call_score_id == review.call_score_id)
         .order_by(Criterion.position)
     ).all()
-    overrides = {o.criterion_id: o.met for o in session.scalars(
-        select(ReviewOverride).where(ReviewOverride.review_id == review.id))}
+    overrides = {
+        o.criterion_id: o.met
+        for o in session.scalars(
+            select(ReviewOverride).where(ReviewOverride.review_id == review.id)
+        )
+    }
     return {key: overrides.get(cid, met) for key, cid, met in rows}
 
 
@@ -103,8 +124,11 @@ def finalize(session: Session, call_score_id: int, reviewer_id: int, now: dateti
     """Make this reviewer's results the call's score (weighted over judged criteria)."""
     review = review_of(session, call_score_id, reviewer_id, now)
     score = _score(session, call_score_id)
-    criteria = session.scalars(select(Criterion).where(
-        Criterion.scorecard_id == score.scorecard_id).order_by(Criterion.position)).all()
+    criteria = session.scalars(
+        select(Criterion)
+        .where(Criterion.scorecard_id == score.scorecard_id)
+        .order_by(Criterion.position)
+    ).all()
     results = results_of(session, review)
     specs = [CriterionSpec(c.key, c.label, c.weight) for c in criteria]
     score.score = weighted_score(specs, [results.get(c.key) for c in criteria])
@@ -152,8 +176,14 @@ def agreement(session: Session, call_score_id: int) -> Agreement:
                 disagreements.append(key)
     agreed = sum(1 for x, y in pairs if x == y)
     percent = round(100.0 * agreed / len(pairs), 1) if pairs else 0.0
-    return Agreement(tuple(r.reviewer_id for r in reviews), len(pairs), agreed, percent,
-                     _kappa(pairs), tuple(disagreements))
+    return Agreement(
+        tuple(r.reviewer_id for r in reviews),
+        len(pairs),
+        agreed,
+        percent,
+        _kappa(pairs),
+        tuple(disagreements),
+    )
 
 
 def _kappa(pairs: list[tuple[bool, bool]]) -> float | None:

@@ -27,48 +27,138 @@ _DAY = r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow)\b
 
 # Built from how practices judge a good consultation call. Weights sum to 100.
 DEFAULT_CRITERIA: tuple[CriterionSpec, ...] = (
-    CriterionSpec("greeting_practice", "Greeted with the practice name", 10, within_s=30,
-                  phrases=("thank you for calling {practice}", "thanks for calling {practice}",
-                           "{practice}")),
-    CriterionSpec("coordinator_name", "Coordinator gave their name", 8, within_s=30,
-                  phrases=("this is {coordinator}", "my name is {coordinator}",
-                           "{coordinator} speaking"),
-                  patterns=(r"\bmy name is \w+", r"\bthis is (\w+)(?= speaking| how can)")),
+    CriterionSpec(
+        "greeting_practice",
+        "Greeted with the practice name",
+        10,
+        within_s=30,
+        phrases=("thank you for calling {practice}", "thanks for calling {practice}", "{practice}"),
+    ),
+    CriterionSpec(
+        "coordinator_name",
+        "Coordinator gave their name",
+        8,
+        within_s=30,
+        phrases=("this is {coordinator}", "my name is {coordinator}", "{coordinator} speaking"),
+        patterns=(r"\bmy name is \w+", r"\bthis is (\w+)(?= speaking| how can)"),
+    ),
     CriterionSpec("patient_name", "Used the patient's name", 7, phrases=("{patient}",)),
-    CriterionSpec("recording_disclosure", "Recording disclosure", 5,
-                  phrases=("call is being recorded", "call may be recorded",
-                           "call is recorded", "recorded for quality")),
-    CriterionSpec("asked_goal", "Asked about the patient's goal", 10,
-                  phrases=("what are you hoping", "what brings you in", "what would you like to",
-                           "what are your goals", "what are you looking to",
-                           "what made you interested", "what concerns you", "your goal")),
-    CriterionSpec("offered_time", "Offered a specific appointment time", 15,
-                  patterns=(_DAY + r".*" + _TIME, _TIME + r".*" + _DAY)),
-    CriterionSpec("next_steps", "Confirmed next steps and what to bring", 10,
-                  phrases=("please bring", "bring your", "you will get a text",
-                           "you will receive a confirmation", "confirmation text",
-                           "arrive fifteen minutes early", "arrive a few minutes early",
-                           "fill out the forms", "intake form")),
-    CriterionSpec("set_expectations", "Set expectations for the visit", 10,
-                  phrases=("you can expect", "during your visit", "at your visit",
-                           "at your consultation"),
-                  patterns=(r"\btakes? about \w+( \w+)? (minutes?|hours?)",)),
-    CriterionSpec("no_clinical_advice", "No clinical advice", 10, expect="absent",
-                  compliance=True,
-                  phrases=("you should take", "you can take", "stop taking", "stop using",
-                           "keep taking", "it is safe to", "it's safe to", "safe while pregnant",
-                           "safe during pregnancy", "ibuprofen", "aspirin", "antibiotic",
-                           "antibiotics", "dosage", "double the dose", "you don't need to see",
-                           "you do not need to see", "that sounds like an infection",
-                           "put some ice on", "it's nothing to worry about")),
-    CriterionSpec("no_pressure", "No pressure language", 5, expect="absent",
-                  phrases=("only today", "today only", "limited time", "last chance",
-                           "act now", "book now or", "you need to decide", "won't last",
-                           "before the price goes up", "spots are almost gone")),
-    CriterionSpec("warm_close", "Warm close", 10,
-                  phrases=("have a great day", "have a nice day", "have a wonderful day",
-                           "we look forward to seeing you", "look forward to seeing you",
-                           "take care", "goodbye")),
+    CriterionSpec(
+        "recording_disclosure",
+        "Recording disclosure",
+        5,
+        phrases=(
+            "call is being recorded",
+            "call may be recorded",
+            "call is recorded",
+            "recorded for quality",
+        ),
+    ),
+    CriterionSpec(
+        "asked_goal",
+        "Asked about the patient's goal",
+        10,
+        phrases=(
+            "what are you hoping",
+            "what brings you in",
+            "what would you like to",
+            "what are your goals",
+            "what are you looking to",
+            "what made you interested",
+            "what concerns you",
+            "your goal",
+        ),
+    ),
+    CriterionSpec(
+        "offered_time",
+        "Offered a specific appointment time",
+        15,
+        patterns=(_DAY + r".*" + _TIME, _TIME + r".*" + _DAY),
+    ),
+    CriterionSpec(
+        "next_steps",
+        "Confirmed next steps and what to bring",
+        10,
+        phrases=(
+            "please bring",
+            "bring your",
+            "you will get a text",
+            "you will receive a confirmation",
+            "confirmation text",
+            "arrive fifteen minutes early",
+            "arrive a few minutes early",
+            "fill out the forms",
+            "intake form",
+        ),
+    ),
+    CriterionSpec(
+        "set_expectations",
+        "Set expectations for the visit",
+        10,
+        phrases=("you can expect", "during your visit", "at your visit", "at your consultation"),
+        patterns=(r"\btakes? about \w+( \w+)? (minutes?|hours?)",),
+    ),
+    CriterionSpec(
+        "no_clinical_advice",
+        "No clinical advice",
+        10,
+        expect="absent",
+        compliance=True,
+        phrases=(
+            "you should take",
+            "you can take",
+            "stop taking",
+            "stop using",
+            "keep taking",
+            "it is safe to",
+            "it's safe to",
+            "safe while pregnant",
+            "safe during pregnancy",
+            "ibuprofen",
+            "aspirin",
+            "antibiotic",
+            "antibiotics",
+            "dosage",
+            "double the dose",
+            "you don't need to see",
+            "you do not need to see",
+            "that sounds like an infection",
+            "put some ice on",
+            "it's nothing to worry about",
+        ),
+    ),
+    CriterionSpec(
+        "no_pressure",
+        "No pressure language",
+        5,
+        expect="absent",
+        phrases=(
+            "only today",
+            "today only",
+            "limited time",
+            "last chance",
+            "act now",
+            "book now or",
+            "you need to decide",
+            "won't last",
+            "before the price goes up",
+            "spots are almost gone",
+        ),
+    ),
+    CriterionSpec(
+        "warm_close",
+        "Warm close",
+        10,
+        phrases=(
+            "have a great day",
+            "have a nice day",
+            "have a wonderful day",
+            "we look forward to seeing you",
+            "look forward to seeing you",
+            "take care",
+            "goodbye",
+        ),
+    ),
 )
 
 
@@ -97,7 +187,10 @@ def _check(specs: Sequence[CriterionSpec]) -> None:
 
 
 def publish_scorecard(
-    session: Session, practice_id: int, specs: Sequence[CriterionSpec], now: datetime,
+    session: Session,
+    practice_id: int,
+    specs: Sequence[CriterionSpec],
+    now: datetime,
     name: str = "Call quality",
 ) -> Scorecard:
     """Save a new version of the practice's scorecard. Raises InvalidInput for bad criteria."""
@@ -105,17 +198,26 @@ def publish_scorecard(
     latest = session.scalar(
         select(func.max(Scorecard.version)).where(Scorecard.practice_id == practice_id)
     )
-    card = Scorecard(practice_id=practice_id, version=(latest or 0) + 1, name=name,
-                     created_at=now)
+    card = Scorecard(practice_id=practice_id, version=(latest or 0) + 1, name=name, created_at=now)
     session.add(card)
     session.flush()
     for position, spec in enumerate(specs):
-        session.add(Criterion(
-            scorecard_id=card.id, position=position, key=spec.key, label=spec.label,
-            weight=spec.weight, kind=CriterionKind(spec.kind), speaker=spec.speaker,
-            expect=Expectation(spec.expect), phrases=list(spec.phrases),
-            patterns=list(spec.patterns), within_s=spec.within_s, compliance=spec.compliance,
-        ))
+        session.add(
+            Criterion(
+                scorecard_id=card.id,
+                position=position,
+                key=spec.key,
+                label=spec.label,
+                weight=spec.weight,
+                kind=CriterionKind(spec.kind),
+                speaker=spec.speaker,
+                expect=Expectation(spec.expect),
+                phrases=list(spec.phrases),
+                patterns=list(spec.patterns),
+                within_s=spec.within_s,
+                compliance=spec.compliance,
+            )
+        )
     session.flush()
     session.refresh(card)
     return card
@@ -124,8 +226,10 @@ def publish_scorecard(
 def current_scorecard(session: Session, practice_id: int, now: datetime) -> Scorecard:
     """The practice's latest scorecard; the default one is published on first use."""
     card = session.scalars(
-        select(Scorecard).where(Scorecard.practice_id == practice_id)
-        .order_by(Scorecard.version.desc()).limit(1)
+        select(Scorecard)
+        .where(Scorecard.practice_id == practice_id)
+        .order_by(Scorecard.version.desc())
+        .limit(1)
     ).first()
     return card or publish_scorecard(session, practice_id, DEFAULT_CRITERIA, now)
 
@@ -133,9 +237,16 @@ def current_scorecard(session: Session, practice_id: int, now: datetime) -> Scor
 def specs_of(card: Scorecard) -> list[CriterionSpec]:
     return [
         CriterionSpec(
-            key=c.key, label=c.label, weight=c.weight, kind=c.kind.value, speaker=c.speaker,
-            expect=c.expect.value, phrases=tuple(c.phrases), patterns=tuple(c.patterns),
-            within_s=c.within_s, compliance=c.compliance,
+            key=c.key,
+            label=c.label,
+            weight=c.weight,
+            kind=c.kind.value,
+            speaker=c.speaker,
+            expect=c.expect.value,
+            phrases=tuple(c.phrases),
+            patterns=tuple(c.patterns),
+            within_s=c.within_s,
+            compliance=c.compliance,
         )
         for c in card.criteria
     ]

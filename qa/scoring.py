@@ -57,8 +57,13 @@ class Evidence:
     matched: str  # the phrase or pattern that matched
 
     def as_dict(self) -> dict[str, object]:
-        return {"speaker": self.speaker, "start_s": self.start_s, "end_s": self.end_s,
-                "text": self.text, "matched": self.matched}
+        return {
+            "speaker": self.speaker,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "text": self.text,
+            "matched": self.matched,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,17 +119,15 @@ def _near(window: Sequence[str], phrase: Sequence[str]) -> bool:
     return previous[-1] <= 1
 
 
-def _phrase_hits(
-    words: Sequence[str], phrase: Sequence[str], fuzzy: bool
-) -> list[tuple[int, int]]:
+def _phrase_hits(words: Sequence[str], phrase: Sequence[str], fuzzy: bool) -> list[tuple[int, int]]:
     """Spans [i, j) of ``words`` matching ``phrase`` (exactly, or within one edit)."""
     n = len(phrase)
-    hits = [(i, i + n) for i in range(len(words) - n + 1) if list(words[i:i + n]) == list(phrase)]
+    hits = [(i, i + n) for i in range(len(words) - n + 1) if list(words[i : i + n]) == list(phrase)]
     if hits or not fuzzy or n < FUZZY_MIN_WORDS:
         return hits
     for size in (n - 1, n + 1):
         for i in range(len(words) - size + 1):
-            window = words[i:i + size]
+            window = words[i : i + size]
             # The phrase's first and last words anchor the match, so one slip is all we forgive.
             if (window[0] == phrase[0] or window[-1] == phrase[-1]) and _near(window, phrase):
                 return [(i, i + size)]
@@ -136,7 +139,7 @@ def _name_hits(words: Sequence[str], name: Sequence[str]) -> list[tuple[int, int
     need = max(min(2, len(name)), -(-len(name) // 2))
     for size in range(len(name), need - 1, -1):
         for start in range(len(name) - size + 1):
-            hits = _phrase_hits(words, name[start:start + size], fuzzy=False)
+            hits = _phrase_hits(words, name[start : start + size], fuzzy=False)
             if hits:
                 return hits
     return []
@@ -161,8 +164,9 @@ def judge(spec: CriterionSpec, turns: Sequence[Turn], context: CallContext) -> J
     """Judge one criterion on a call's turns."""
     if spec.kind != "automatic":
         return Judgement(spec.key, None)
-    expanded = [(_expand(p, context), _PLACEHOLDER.fullmatch(p.strip()) is not None)
-                for p in spec.phrases]
+    expanded = [
+        (_expand(p, context), _PLACEHOLDER.fullmatch(p.strip()) is not None) for p in spec.phrases
+    ]
     usable = [(p.split(), is_name) for p, is_name in expanded if p]
     patterns = [re.compile(p) for p in spec.patterns]
     if not usable and not patterns:
@@ -177,18 +181,24 @@ def judge(spec: CriterionSpec, turns: Sequence[Turn], context: CallContext) -> J
             continue
         texts = [normalize(w.text) for w in words]
         matchers = [
-            (" ".join(p),
-             _name_hits(texts, p) if is_name and fuzzy else _phrase_hits(texts, p, fuzzy))
+            (
+                " ".join(p),
+                _name_hits(texts, p) if is_name and fuzzy else _phrase_hits(texts, p, fuzzy),
+            )
             for p, is_name in usable
         ]
         matchers += [(p.pattern, _pattern_hits(texts, p)) for p in patterns]
         for matched, spans in matchers:
             for first, last in spans:
-                evidence.append(Evidence(
-                    speaker=turn.speaker, start_s=words[first].start_s,
-                    end_s=words[last - 1].end_s, text=" ".join(texts[first:last]),
-                    matched=matched,
-                ))
+                evidence.append(
+                    Evidence(
+                        speaker=turn.speaker,
+                        start_s=words[first].start_s,
+                        end_s=words[last - 1].end_s,
+                        text=" ".join(texts[first:last]),
+                        matched=matched,
+                    )
+                )
     evidence.sort(key=lambda e: e.start_s)
     found = bool(evidence)
     return Judgement(spec.key, found if spec.expect == "present" else not found, tuple(evidence))

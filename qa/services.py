@@ -54,26 +54,45 @@ def score_transcript(session: Session, transcript_id: int, now: datetime) -> Cal
     turns = transcripts.load_turns(session, transcript_id)
     result = score_call(specs, turns, call_context(session, call))
     score = CallScore(
-        practice_id=call.practice_id, call_id=call.id, transcript_id=transcript_id,
-        scorecard_id=card.id, coordinator_id=call.answered_by_id or call.coordinator_id,
-        status=ScoreStatus.AUTOMATIC, automatic_score=result.score, score=result.score,
-        compliance_flag=result.compliance_flag, created_at=now,
+        practice_id=call.practice_id,
+        call_id=call.id,
+        transcript_id=transcript_id,
+        scorecard_id=card.id,
+        coordinator_id=call.answered_by_id or call.coordinator_id,
+        status=ScoreStatus.AUTOMATIC,
+        automatic_score=result.score,
+        score=result.score,
+        compliance_flag=result.compliance_flag,
+        created_at=now,
     )
     session.add(score)
     session.flush()
     for criterion, judgement in zip(card.criteria, result.judgements, strict=True):
-        session.add(CriterionResult(
-            call_score_id=score.id, criterion_id=criterion.id, met=judgement.met,
-            evidence=[e.as_dict() for e in judgement.evidence],
-        ))
+        session.add(
+            CriterionResult(
+                call_score_id=score.id,
+                criterion_id=criterion.id,
+                met=judgement.met,
+                evidence=[e.as_dict() for e in judgement.evidence],
+            )
+        )
     if result.compliance_flag:
-        evidence = [e.as_dict() for j in result.judgements if j.key in result.flagged
-                    for e in j.evidence]
+        evidence = [
+            e.as_dict() for j in result.judgements if j.key in result.flagged for e in j.evidence
+        ]
         logger.warning("compliance: clinical advice language call_sid=%s", call.call_sid)
-        add_event(session, call, "compliance", now,
-                  {"problem": "clinical_advice", "criteria": list(result.flagged),
-                   "evidence": evidence[:10]},
-                  dedupe_key=f"clinical-advice:{transcript_id}")
+        add_event(
+            session,
+            call,
+            "compliance",
+            now,
+            {
+                "problem": "clinical_advice",
+                "criteria": list(result.flagged),
+                "evidence": evidence[:10],
+            },
+            dedupe_key=f"clinical-advice:{transcript_id}",
+        )
     outcomes.record_suggestion(session, call, turns)
     session.flush()
     return score
@@ -95,19 +114,32 @@ class Feedback:
 def coordinator_feedback(session: Session, user_id: int, limit: int = 50) -> list[Feedback]:
     """A coordinator's scored calls, newest first, with the comments of finalized reviews."""
     scores = session.scalars(
-        select(CallScore).where(CallScore.coordinator_id == user_id)
-        .order_by(CallScore.created_at.desc(), CallScore.id.desc()).limit(limit)
+        select(CallScore)
+        .where(CallScore.coordinator_id == user_id)
+        .order_by(CallScore.created_at.desc(), CallScore.id.desc())
+        .limit(limit)
     ).all()
     comments: dict[int, list[str]] = {}
     if scores:
         for review in session.scalars(
-            select(Review).where(Review.call_score_id.in_([s.id for s in scores]),
-                                 Review.finalized_at.is_not(None), Review.comment.is_not(None))
+            select(Review)
+            .where(
+                Review.call_score_id.in_([s.id for s in scores]),
+                Review.finalized_at.is_not(None),
+                Review.comment.is_not(None),
+            )
             .order_by(Review.finalized_at)
         ):
             comments.setdefault(review.call_score_id, []).append(review.comment or "")
     return [
-        Feedback(s.id, s.call_id, s.score, s.status, s.compliance_flag,
-                 tuple(comments.get(s.id, ())), s.created_at)
+        Feedback(
+            s.id,
+            s.call_id,
+            s.score,
+            s.status,
+            s.compliance_flag,
+            tuple(comments.get(s.id, ())),
+            s.created_at,
+        )
         for s in scores
     ]

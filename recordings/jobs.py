@@ -34,9 +34,14 @@ TRANSCRIBE_TIMEOUT_S = 3600
 def enqueue_download(settings: Settings, recording_sid: str) -> None:
     """Queue the download of a recording whose metadata is committed."""
     enqueue(
-        settings, download_recording, recording_sid, queue=DEFAULT,
+        settings,
+        download_recording,
+        recording_sid,
+        queue=DEFAULT,
         job_id=f"download-recording-{recording_sid}",
-        retries=len(DOWNLOAD_BACKOFF), backoff=DOWNLOAD_BACKOFF, timeout=900,
+        retries=len(DOWNLOAD_BACKOFF),
+        backoff=DOWNLOAD_BACKOFF,
+        timeout=900,
     )
 
 
@@ -59,11 +64,15 @@ def download_recording(recording_sid: str) -> None:
         return
     try:
         url = download.media_url(
-            plan.url, recording_sid=recording_sid, account_sid=settings.twilio_account_sid,
-            base=download.api_base(settings), channels=plan.channels,
+            plan.url,
+            recording_sid=recording_sid,
+            account_sid=settings.twilio_account_sid,
+            base=download.api_base(settings),
+            channels=plan.channels,
         )
         body = download.fetch_media(
-            url, (settings.twilio_account_sid, settings.twilio_auth_token),
+            url,
+            (settings.twilio_account_sid, settings.twilio_auth_token),
             max_bytes=settings.recording_max_bytes,
         )
         stored = store_for(settings).write(plan.practice_id, recording_sid, body)
@@ -72,8 +81,9 @@ def download_recording(recording_sid: str) -> None:
             services.refuse_download(session, recording_sid, str(exc), clock.now())
         return
     except download.DownloadFailed as exc:
-        logger.warning("download failed recording_sid=%s attempt=%d: %s",
-                       recording_sid, plan.attempt, exc)
+        logger.warning(
+            "download failed recording_sid=%s attempt=%d: %s", recording_sid, plan.attempt, exc
+        )
         with session_scope() as session:
             services.note_download_failure(session, recording_sid, str(exc))
         raise
@@ -82,12 +92,17 @@ def download_recording(recording_sid: str) -> None:
         delete_at_twilio_after = policy.delete_at_twilio_after_store
     logger.info("stored recording_sid=%s bytes=%d", recording_sid, stored.size)
     enqueue(
-        settings, transcription_jobs.transcribe_recording, recording_sid, queue=TRANSCRIPTION,
-        job_id=f"transcribe-{recording_sid}", timeout=TRANSCRIBE_TIMEOUT_S,
+        settings,
+        transcription_jobs.transcribe_recording,
+        recording_sid,
+        queue=TRANSCRIPTION,
+        job_id=f"transcribe-{recording_sid}",
+        timeout=TRANSCRIBE_TIMEOUT_S,
     )
     if delete_at_twilio_after:
-        enqueue(settings, delete_at_twilio, recording_sid,
-                job_id=f"delete-recording-{recording_sid}")
+        enqueue(
+            settings, delete_at_twilio, recording_sid, job_id=f"delete-recording-{recording_sid}"
+        )
 
 
 def delete_at_twilio(recording_sid: str) -> None:
@@ -117,8 +132,9 @@ def enqueue_retention() -> int:
     with session_scope() as session:
         ids = list(session.scalars(select(Practice.id)))
     for practice_id in ids:
-        enqueue(current_settings(), purge_expired_audio, practice_id,
-                job_id=f"retention-{practice_id}")
+        enqueue(
+            current_settings(), purge_expired_audio, practice_id, job_id=f"retention-{practice_id}"
+        )
     return len(ids)
 
 

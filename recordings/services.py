@@ -60,10 +60,14 @@ def attach_recording(
     if not consented:
         logger.error(
             "compliance: recording without consent call_sid=%s recording_sid=%s",
-            call.call_sid, event.recording_sid,
+            call.call_sid,
+            event.recording_sid,
         )
         add_event(
-            session, call, "compliance", now,
+            session,
+            call,
+            "compliance",
+            now,
             {"problem": "recording_without_consent", "recording_sid": event.recording_sid},
             dedupe_key=f"compliance:{event.recording_sid}",
         )
@@ -82,7 +86,10 @@ def attach_recording(
         )
     )
     add_event(
-        session, call, "recording", now,
+        session,
+        call,
+        "recording",
+        now,
         {"recording_sid": event.recording_sid, "source": source.value},
         dedupe_key=f"recording:{event.recording_sid}",
     )
@@ -121,8 +128,9 @@ def begin_download(session: Session, recording_sid: str) -> DownloadPlan | None:
         return None
     rec.download_attempts += 1
     session.flush()
-    return DownloadPlan(rec.recording_sid, rec.practice_id, rec.url, rec.channels,
-                        rec.download_attempts)
+    return DownloadPlan(
+        rec.recording_sid, rec.practice_id, rec.url, rec.channels, rec.download_attempts
+    )
 
 
 def note_download_failure(session: Session, recording_sid: str, error: str) -> None:
@@ -136,12 +144,22 @@ def refuse_download(session: Session, recording_sid: str, reason: str, now: date
     rec.storage_state = StorageState.REFUSED
     rec.last_download_error = reason[:2000]
     call = session.get_one(Call, rec.call_id)
-    logger.error("compliance: recording download refused call_sid=%s recording_sid=%s: %s",
-                 call.call_sid, recording_sid, reason)
+    logger.error(
+        "compliance: recording download refused call_sid=%s recording_sid=%s: %s",
+        call.call_sid,
+        recording_sid,
+        reason,
+    )
     add_event(
-        session, call, "compliance", now,
-        {"problem": "recording_download_refused", "recording_sid": recording_sid,
-         "reason": reason[:500]},
+        session,
+        call,
+        "compliance",
+        now,
+        {
+            "problem": "recording_download_refused",
+            "recording_sid": recording_sid,
+            "reason": reason[:500],
+        },
         dedupe_key=f"download-refused:{recording_sid}",
     )
 
@@ -165,9 +183,14 @@ def mark_stored(
     rec.stored_at = now
     rec.last_download_error = None
     call = session.get_one(Call, rec.call_id)
-    add_event(session, call, "recording_stored", now,
-              {"recording_sid": recording_sid, "bytes": stored.size},
-              dedupe_key=f"recording-stored:{recording_sid}")
+    add_event(
+        session,
+        call,
+        "recording_stored",
+        now,
+        {"recording_sid": recording_sid, "bytes": stored.size},
+        dedupe_key=f"recording-stored:{recording_sid}",
+    )
     session.flush()
     return policy_for(session, rec.practice_id)
 
@@ -186,7 +209,8 @@ def policy_for(session: Session, practice_id: int) -> RecordingPolicy:
         select(RecordingPolicy).where(RecordingPolicy.practice_id == practice_id)
     ).one_or_none()
     return policy or RecordingPolicy(
-        practice_id=practice_id, retention_days=DEFAULT_RETENTION_DAYS,
+        practice_id=practice_id,
+        retention_days=DEFAULT_RETENTION_DAYS,
         delete_at_twilio_after_store=False,
     )
 
@@ -207,13 +231,17 @@ def set_policy(
 def expired_audio(session: Session, practice_id: int, now: datetime) -> list[Recording]:
     """Stored recordings of a practice older than its retention."""
     cutoff = now - timedelta(days=policy_for(session, practice_id).retention_days)
-    return list(session.scalars(
-        select(Recording).where(
-            Recording.practice_id == practice_id,
-            Recording.storage_state == StorageState.STORED,
-            Recording.stored_at < cutoff,
-        ).order_by(Recording.id)
-    ))
+    return list(
+        session.scalars(
+            select(Recording)
+            .where(
+                Recording.practice_id == practice_id,
+                Recording.storage_state == StorageState.STORED,
+                Recording.stored_at < cutoff,
+            )
+            .order_by(Recording.id)
+        )
+    )
 
 
 def mark_audio_deleted(session: Session, rec: Recording, now: datetime) -> None:
@@ -225,11 +253,13 @@ def mark_audio_deleted(session: Session, rec: Recording, now: datetime) -> None:
 
 def pending_downloads(session: Session, older_than: datetime) -> list[str]:
     """RecordingSids still waiting for their audio (for the reconciler to re-enqueue)."""
-    return list(session.scalars(
-        select(Recording.recording_sid).where(
-            Recording.storage_state == StorageState.PENDING, Recording.received_at < older_than
+    return list(
+        session.scalars(
+            select(Recording.recording_sid).where(
+                Recording.storage_state == StorageState.PENDING, Recording.received_at < older_than
+            )
         )
-    ))
+    )
 
 
 @dataclass(frozen=True)
@@ -249,8 +279,16 @@ class StoredAudio:
 def stored_audio(rec: Recording) -> StoredAudio:
     if rec.storage_state is not StorageState.STORED or rec.stored_path is None:
         raise NotFound(f"recording {rec.recording_sid} has no stored audio ({rec.storage_state})")
-    return StoredAudio(rec.id, rec.recording_sid, rec.call_id, Path(rec.stored_path), rec.sha256,
-                       rec.channels, rec.source, rec.size_bytes)
+    return StoredAudio(
+        rec.id,
+        rec.recording_sid,
+        rec.call_id,
+        Path(rec.stored_path),
+        rec.sha256,
+        rec.channels,
+        rec.source,
+        rec.size_bytes,
+    )
 
 
 def open_recording(
@@ -261,6 +299,13 @@ def open_recording(
     if rec is None:
         raise UnknownRecording(str(recording_id))
     call = session.get_one(Call, rec.call_id)
-    audit_read(session, reader, call, action=f"recording.{action}", object_type="recording",
-               object_id=rec.id, now=now)
+    audit_read(
+        session,
+        reader,
+        call,
+        action=f"recording.{action}",
+        object_type="recording",
+        object_id=rec.id,
+        now=now,
+    )
     return stored_audio(rec)

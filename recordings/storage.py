@@ -74,9 +74,9 @@ def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt_stream(master: bytes, context: str, chunks: Iterable[bytes], out: BinaryIO) -> tuple[
-    int, str
-]:
+def encrypt_stream(
+    master: bytes, context: str, chunks: Iterable[bytes], out: BinaryIO
+) -> tuple[int, str]:
     """Encrypt chunks (any sizes) into ``out``; returns the plaintext's size and SHA-256."""
     salt = secrets.token_bytes(SALT_BYTES)
     cipher = _file_cipher(master, salt, context)
@@ -104,7 +104,7 @@ def decrypt_stream(master: bytes, context: str, source: BinaryIO) -> Iterator[by
     header = source.read(len(MAGIC) + SALT_BYTES)
     if len(header) != len(MAGIC) + SALT_BYTES or not header.startswith(MAGIC):
         raise StorageError("not an encrypted recording (bad header)")
-    cipher = _file_cipher(master, header[len(MAGIC):], context)
+    cipher = _file_cipher(master, header[len(MAGIC) :], context)
     aad = MAGIC + context.encode()
     counter = 0
     segment = source.read(SEGMENT_BYTES + TAG_BYTES)
@@ -166,9 +166,7 @@ class RecordingStore:
         if sha256 is not None and digest.hexdigest() != sha256:
             raise StorageError(f"stored recording {recording_sid} does not match its checksum")
 
-    def read_range(
-        self, path: Path, recording_sid: str, start: int, end: int
-    ) -> Iterator[bytes]:
+    def read_range(self, path: Path, recording_sid: str, start: int, end: int) -> Iterator[bytes]:
         """Yield plaintext bytes ``start..end`` (inclusive), decrypting segment by segment so
         memory stays flat (the segments before ``start`` are decrypted and dropped)."""
         offset = 0

@@ -32,7 +32,9 @@ def status() -> Response:
             jobs.enqueue_download(app_settings(), decision.recording_sid)
         if not decision.keep:
             enqueue(
-                app_settings(), jobs.delete_at_twilio, decision.recording_sid,
+                app_settings(),
+                jobs.delete_at_twilio,
+                decision.recording_sid,
                 job_id=f"delete-recording-{decision.recording_sid}",
             )
     return twiml(EMPTY)

@@ -163,12 +163,15 @@ def reserve_free(
         if user_id is None:
             return None
         # An UPDATE's result is a CursorResult at runtime; Session.execute is typed as Result.
-        reserved = cast(CursorResult[Any], session.execute(
-            update(Presence)
-            .where(Presence.user_id == user_id, Presence.state == PresenceState.AVAILABLE)
-            .values(state=PresenceState.RESERVED, call_sid=call_sid, changed_at=now)
-            .execution_options(synchronize_session=False)
-        ))
+        reserved = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Presence)
+                .where(Presence.user_id == user_id, Presence.state == PresenceState.AVAILABLE)
+                .values(state=PresenceState.RESERVED, call_sid=call_sid, changed_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        )
         won = reserved.rowcount
         if won == 1:
             presence = session.get_one(Presence, user_id, populate_existing=True)

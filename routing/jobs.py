@@ -110,22 +110,34 @@ def schedule_reconciler(*, force: bool = False) -> None:
     if not force:
         existing = q.fetch_job(RECONCILE_JOB_ID)
         if existing is not None and existing.get_status(refresh=True) in (
-            "queued", "scheduled", "started", "deferred",
+            "queued",
+            "scheduled",
+            "started",
+            "deferred",
         ):
             return
     every = services.RoutingOptions.from_settings(settings).reconcile_every_s
     q.enqueue_in(
-        timedelta(seconds=every), reconcile_and_reschedule, job_id=RECONCILE_JOB_ID,
-        job_timeout=60, result_ttl=60, failure_ttl=24 * 3600,
+        timedelta(seconds=every),
+        reconcile_and_reschedule,
+        job_id=RECONCILE_JOB_ID,
+        job_timeout=60,
+        result_ttl=60,
+        failure_ttl=24 * 3600,
     )
 
 
 def _schedule_end_of_wrap_up(user_id: int, until_iso: str) -> None:
     when = datetime.fromisoformat(until_iso)
     get_queue(current_settings(), REALTIME).enqueue_at(
-        when, end_wrap_up, user_id, until_iso,
+        when,
+        end_wrap_up,
+        user_id,
+        until_iso,
         job_id=f"end-wrap-up-{user_id}-{int(when.timestamp())}",
-        job_timeout=30, result_ttl=600, failure_ttl=24 * 3600,
+        job_timeout=30,
+        result_ttl=600,
+        failure_ttl=24 * 3600,
     )
 
 

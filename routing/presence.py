@@ -123,8 +123,13 @@ def start_wrap_up(
 ) -> datetime:
     until = now + timedelta(seconds=max(seconds, 0))
     transition(
-        session, presence, PresenceState.WRAP_UP, now, "call_ended",
-        call_sid=call_sid, wrap_up_until=until,
+        session,
+        presence,
+        PresenceState.WRAP_UP,
+        now,
+        "call_ended",
+        call_sid=call_sid,
+        wrap_up_until=until,
     )
     return until
 

@@ -105,13 +105,18 @@ def position_of(session: Session, entry: QueueEntry) -> int:
 def _callers_ahead_compete(session: Session, entry: QueueEntry) -> bool:
     """A live caller before ``entry`` could take the coordinator ``entry`` would get."""
     competing = session.scalars(
-        select(QueueEntry.id).where(
+        select(QueueEntry.id)
+        .where(
             QueueEntry.practice_id == entry.practice_id,
             QueueEntry.status == QueueStatus.WAITING,
             QueueEntry.id < entry.id,
-            or_(QueueEntry.skill.is_(None), literal(entry.skill is None),
-                QueueEntry.skill == (entry.skill or "")),
-        ).limit(1)
+            or_(
+                QueueEntry.skill.is_(None),
+                literal(entry.skill is None),
+                QueueEntry.skill == (entry.skill or ""),
+            ),
+        )
+        .limit(1)
     ).first()
     return competing is not None
 
@@ -131,14 +136,17 @@ def route_call(
     them is returned). Writes the timeline (``assigned``) when a coordinator is reserved.
     """
     lock_practices(session, [call.practice_id])
-    entry = session.scalars(
-        select(QueueEntry).where(QueueEntry.call_id == call.id)
-    ).one_or_none()
+    entry = session.scalars(select(QueueEntry).where(QueueEntry.call_id == call.id)).one_or_none()
     if entry is None:
         entry = QueueEntry(
-            practice_id=call.practice_id, call_id=call.id, call_sid=call.call_sid,
+            practice_id=call.practice_id,
+            call_id=call.id,
+            call_sid=call.call_sid,
             skill=skill_for(session, call.practice_id, choice),
-            status=QueueStatus.WAITING, enqueued_at=now, offers=0, overflow_offers=0,
+            status=QueueStatus.WAITING,
+            enqueued_at=now,
+            offers=0,
+            overflow_offers=0,
         )
         session.add(entry)
         session.flush()
@@ -184,9 +192,16 @@ def _assign(
     entry.redirected_at = None if redirect else now
     call.coordinator_id = user.id
     add_event(
-        session, call, "assigned", now,
-        {"user_id": user.id, "identity": user.identity, "entry_id": entry.id,
-         "wait_s": int((now - entry.enqueued_at).total_seconds())},
+        session,
+        call,
+        "assigned",
+        now,
+        {
+            "user_id": user.id,
+            "identity": user.identity,
+            "entry_id": entry.id,
+            "wait_s": int((now - entry.enqueued_at).total_seconds()),
+        },
         dedupe_key=f"assigned:{entry.id}:{entry.offers}",
         fresh=True,  # ``offers`` just grew: this key cannot exist yet
     )
@@ -235,8 +250,9 @@ def offer_next(session: Session, user_id: int, now: datetime) -> QueueEntry | No
             continue
         call = session.get_one(Call, entry.call_id)
         user = session.get_one(User, user_id)
-        transition(session, presence, PresenceState.RESERVED, now, "reserved",
-                   call_sid=entry.call_sid)
+        transition(
+            session, presence, PresenceState.RESERVED, now, "reserved", call_sid=entry.call_sid
+        )
         _assign(session, entry, call, user, now, redirect=True)
         logger.info("offered waiter call_sid=%s to user=%s", entry.call_sid, user_id)
         return entry
@@ -273,7 +289,9 @@ def dispatch_practice(session: Session, practice_id: int, now: datetime) -> list
 def _ahead_waiting(session: Session, entry: QueueEntry) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(QueueEntry).where(
+            select(func.count())
+            .select_from(QueueEntry)
+            .where(
                 QueueEntry.practice_id == entry.practice_id,
                 QueueEntry.status == QueueStatus.WAITING,
                 QueueEntry.id < entry.id,
@@ -294,8 +312,14 @@ def release_callback(session: Session, entry: QueueEntry, now: datetime) -> None
             task.due_at = now
             task.sla_deadline = now + sla
     call = session.get_one(Call, entry.call_id)
-    add_event(session, call, "callback_due", now, {"task_id": entry.callback_task_id},
-              dedupe_key=f"callback_due:{entry.id}")
+    add_event(
+        session,
+        call,
+        "callback_due",
+        now,
+        {"task_id": entry.callback_task_id},
+        dedupe_key=f"callback_due:{entry.id}",
+    )
 
 
 def waiting_caller_for(session: Session, user_id: int) -> QueueEntry | None:
@@ -324,9 +348,7 @@ def waiting_caller_for(session: Session, user_id: int) -> QueueEntry | None:
 
 
 def entry_for_call(session: Session, call_sid: str) -> QueueEntry | None:
-    return session.scalars(
-        select(QueueEntry).where(QueueEntry.call_sid == call_sid)
-    ).one_or_none()
+    return session.scalars(select(QueueEntry).where(QueueEntry.call_sid == call_sid)).one_or_none()
 
 
 def drop_assignment(session: Session, call_sid: str, user_id: int, now: datetime) -> bool:
@@ -345,8 +367,14 @@ def drop_assignment(session: Session, call_sid: str, user_id: int, now: datetime
         entry.left_at = entry.left_at or now
         return False
     _back_in_line(entry)
-    add_event(session, call, "requeued", now, {"user_id": user_id, "entry_id": entry.id},
-              dedupe_key=f"requeued:{entry.id}:{entry.offers}")
+    add_event(
+        session,
+        call,
+        "requeued",
+        now,
+        {"user_id": user_id, "entry_id": entry.id},
+        dedupe_key=f"requeued:{entry.id}:{entry.offers}",
+    )
     return True
 
 
@@ -359,5 +387,11 @@ def mark_answered(session: Session, call_sid: str, user_id: int, now: datetime) 
     entry.answered_at = now
     entry.wait_seconds = entry.wait_seconds or int((now - entry.enqueued_at).total_seconds())
     call = session.get_one(Call, entry.call_id)
-    add_event(session, call, "answered", now,
-              {"user_id": user_id, "wait_s": entry.wait_seconds}, dedupe_key="answered")
+    add_event(
+        session,
+        call,
+        "answered",
+        now,
+        {"user_id": user_id, "wait_s": entry.wait_seconds},
+        dedupe_key="answered",
+    )

@@ -61,10 +61,23 @@ from routing.queue import (
 )
 
 __all__ = [
-    "SETTABLE", "PresenceConflict", "Routing", "RoutingOptions", "action_url", "connect_url",
-    "dispatch_practice", "queue_name", "wait_url",
-    "extend_wrap_up", "heartbeat", "offer_next", "presence_of", "reserve_coordinator",
-    "route_call", "user_by_identity", "waiting_caller_for",
+    "SETTABLE",
+    "PresenceConflict",
+    "Routing",
+    "RoutingOptions",
+    "action_url",
+    "connect_url",
+    "dispatch_practice",
+    "queue_name",
+    "wait_url",
+    "extend_wrap_up",
+    "heartbeat",
+    "offer_next",
+    "presence_of",
+    "reserve_coordinator",
+    "route_call",
+    "user_by_identity",
+    "waiting_caller_for",
 ]
 
 logger = logging.getLogger(__name__)
@@ -86,8 +99,7 @@ class RoutingOptions:
     def from_settings(cls, settings: Settings) -> RoutingOptions:
         return cls(
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
-            reservation_timeout_s=settings.reservation_timeout_s
-            or settings.ring_timeout_s + 40,
+            reservation_timeout_s=settings.reservation_timeout_s or settings.ring_timeout_s + 40,
             reconcile_every_s=settings.routing_reconcile_every_s,
             hold_music_url=settings.hold_music_url or cls.hold_music_url,
         )
@@ -229,12 +241,21 @@ def expire_silent_browsers(session: Session, now: datetime, timeout_s: int) -> l
     """Set offline every coordinator whose browser stopped its heartbeat (a backgrounded tab
     must not look available). Only browsers that ever sent one are judged. Returns user ids."""
     cutoff = now - timedelta(seconds=timeout_s)
-    silent = _due(session, select(Presence).where(
-        Presence.heartbeat_at.is_not(None),
-        Presence.heartbeat_at < cutoff,
-        Presence.state.in_([PresenceState.AVAILABLE, PresenceState.AWAY,
-                            PresenceState.WRAP_UP, PresenceState.RESERVED]),
-    ))
+    silent = _due(
+        session,
+        select(Presence).where(
+            Presence.heartbeat_at.is_not(None),
+            Presence.heartbeat_at < cutoff,
+            Presence.state.in_(
+                [
+                    PresenceState.AVAILABLE,
+                    PresenceState.AWAY,
+                    PresenceState.WRAP_UP,
+                    PresenceState.RESERVED,
+                ]
+            ),
+        ),
+    )
     for presence in silent:
         dropped = presence.call_sid if presence.state is PresenceState.RESERVED else None
         transition(session, presence, PresenceState.OFFLINE, now, "heartbeat_timeout")
@@ -250,11 +271,14 @@ def expire_reservations(session: Session, now: datetime, timeout_s: int) -> list
     cutoff = now - timedelta(seconds=timeout_s)
     # Only reservations routing made for inbound calls: the outbound dialer keeps its own
     # reservations through the whole callback and reconciles them itself.
-    stale = _due(session, select(Presence).where(
-        Presence.state == PresenceState.RESERVED,
-        Presence.changed_at <= cutoff,
-        Presence.call_sid.in_(select(QueueEntry.call_sid)),
-    ))
+    stale = _due(
+        session,
+        select(Presence).where(
+            Presence.state == PresenceState.RESERVED,
+            Presence.changed_at <= cutoff,
+            Presence.call_sid.in_(select(QueueEntry.call_sid)),
+        ),
+    )
     for presence in stale:
         call_sid = presence.call_sid
         transition(session, presence, PresenceState.AWAY, now, "reservation_expired")
@@ -265,18 +289,26 @@ def expire_reservations(session: Session, now: datetime, timeout_s: int) -> list
 
 
 def end_due_wrap_ups(session: Session, now: datetime) -> list[int]:
-    due = _due(session, select(Presence.user_id).where(
-        Presence.state == PresenceState.WRAP_UP, Presence.wrap_up_until <= now
-    ))
+    due = _due(
+        session,
+        select(Presence.user_id).where(
+            Presence.state == PresenceState.WRAP_UP, Presence.wrap_up_until <= now
+        ),
+    )
     return [user_id for user_id in due if end_wrap_up(session, user_id, now)]
 
 
 def close_abandoned_entries(session: Session, now: datetime) -> int:
     """Waiters whose call has ended (the Enqueue action never arrived) leave the line."""
-    entries = _due(session, select(QueueEntry).join(Call, Call.id == QueueEntry.call_id).where(
-        QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.ASSIGNED]),
-        Call.ended_at.is_not(None),
-    ))
+    entries = _due(
+        session,
+        select(QueueEntry)
+        .join(Call, Call.id == QueueEntry.call_id)
+        .where(
+            QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.ASSIGNED]),
+            Call.ended_at.is_not(None),
+        ),
+    )
     for entry in entries:
         entry.status = QueueStatus.ABANDONED
         entry.left_at = now
@@ -285,28 +317,35 @@ def close_abandoned_entries(session: Session, now: datetime) -> int:
 
 def inbound_waiting(session: Session, practice_id: int) -> bool:
     """An inbound caller of the practice is waiting in its queue (callbacks must wait)."""
-    return session.scalars(
-        select(QueueEntry.id).where(
-            QueueEntry.practice_id == practice_id, QueueEntry.status == QueueStatus.WAITING
-        ).limit(1)
-    ).first() is not None
+    return (
+        session.scalars(
+            select(QueueEntry.id)
+            .where(QueueEntry.practice_id == practice_id, QueueEntry.status == QueueStatus.WAITING)
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def practices_with_waiters(session: Session) -> list[int]:
-    return list(session.scalars(
-        select(QueueEntry.practice_id)
-        .where(QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.CALLBACK]))
-        .distinct()
-    ))
+    return list(
+        session.scalars(
+            select(QueueEntry.practice_id)
+            .where(QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.CALLBACK]))
+            .distinct()
+        )
+    )
 
 
 def unsent_redirects(session: Session) -> list[int]:
     """Waiters assigned to a coordinator whose REST redirect was never sent."""
-    return list(session.scalars(
-        select(QueueEntry.id).where(
-            QueueEntry.status == QueueStatus.ASSIGNED, QueueEntry.redirected_at.is_(None)
+    return list(
+        session.scalars(
+            select(QueueEntry.id).where(
+                QueueEntry.status == QueueStatus.ASSIGNED, QueueEntry.redirected_at.is_(None)
+            )
         )
-    ))
+    )
 
 
 # --- callback tasks ----------------------------------------------------------------------
@@ -355,7 +394,10 @@ def create_callback_task(
     session.flush()
     logger.info(
         "callback task %s opened practice=%s reason=%s due=%s",
-        task.id, practice.id, reason.value, due_at.isoformat(),
+        task.id,
+        practice.id,
+        reason.value,
+        due_at.isoformat(),
     )
     return task
 

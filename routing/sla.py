@@ -43,7 +43,9 @@ _STEP = re.compile(r"^(?:(now|0)|(\d+)\s*([mhd])|(morning))$")
 
 def dialer_settings(session: Session, practice_id: int) -> DialerSettings:
     return session.get(DialerSettings, practice_id) or DialerSettings(
-        practice_id=practice_id, cadence=DEFAULT_CADENCE, max_attempts=DEFAULT_MAX_ATTEMPTS,
+        practice_id=practice_id,
+        cadence=DEFAULT_CADENCE,
+        max_attempts=DEFAULT_MAX_ATTEMPTS,
         sla_minutes=DEFAULT_SLA_MINUTES,
     )
 

@@ -85,7 +85,11 @@ def wait() -> Response:
     options = services.RoutingOptions.from_settings(app_settings())
     with session_scope() as session:
         script = waiting.hold(
-            session, event.entry_id, event.call_sid, event.queue_time_s, clock.now(),
+            session,
+            event.entry_id,
+            event.call_sid,
+            event.queue_time_s,
+            clock.now(),
             options.hold_music_url,
         )
     return twiml(script)
@@ -98,8 +102,13 @@ def key() -> Response:
     event = QueueEvent.from_request(request.args, request.form)
     with session_scope() as session:
         answer = waiting.press_key(
-            session, event.entry_id, event.call_sid, event.digits,
-            request.args.get("offer") == "1", event.queue_time_s, clock.now(),
+            session,
+            event.entry_id,
+            event.call_sid,
+            event.digits,
+            request.args.get("offer") == "1",
+            event.queue_time_s,
+            clock.now(),
         )
     return _answer(answer)
 
@@ -111,7 +120,11 @@ def result() -> Response:
     event = QueueEvent.from_request(request.args, request.form)
     with session_scope() as session:
         script = waiting.left_queue(
-            session, event.entry_id, event.call_sid, event.result, event.queue_time_s,
+            session,
+            event.entry_id,
+            event.call_sid,
+            event.result,
+            event.queue_time_s,
             clock.now(),
         )
     return twiml(script)
@@ -171,15 +184,21 @@ def practice_queue(practice_id: int) -> Response:
     with session_scope() as session:
         entries = session.scalars(
             select(QueueEntry)
-            .where(QueueEntry.practice_id == practice_id,
-                   QueueEntry.status.in_([QueueStatus.WAITING, QueueStatus.CALLBACK,
-                                          QueueStatus.ASSIGNED]))
+            .where(
+                QueueEntry.practice_id == practice_id,
+                QueueEntry.status.in_(
+                    [QueueStatus.WAITING, QueueStatus.CALLBACK, QueueStatus.ASSIGNED]
+                ),
+            )
             .order_by(QueueEntry.id)
         ).all()
         line = [
-            {"call_sid": e.call_sid, "status": e.status.value,
-             "position": queue.position_of(session, e) if e.status.in_line else 0,
-             "waiting_s": int((now - e.enqueued_at).total_seconds())}
+            {
+                "call_sid": e.call_sid,
+                "status": e.status.value,
+                "position": queue.position_of(session, e) if e.status.in_line else 0,
+                "waiting_s": int((now - e.enqueued_at).total_seconds()),
+            }
             for e in entries
         ]
         staff = session.execute(

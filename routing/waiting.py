@@ -70,16 +70,19 @@ def estimate_wait_s(
 ) -> int | None:
     """Expected wait for the caller at ``position``: their share of the staffed coordinators'
     throughput (recent average talk time plus wrap-up). None when nobody is signed in."""
-    staffed = int(session.scalar(
-        select(func.count())
-        .select_from(Presence)
-        .join(Membership, Membership.user_id == Presence.user_id)
-        .where(
-            Membership.practice_id == practice.id,
-            Membership.role == Role.COORDINATOR,
-            Presence.state.in_([s for s in PresenceState if s.staffed]),
+    staffed = int(
+        session.scalar(
+            select(func.count())
+            .select_from(Presence)
+            .join(Membership, Membership.user_id == Presence.user_id)
+            .where(
+                Membership.practice_id == practice.id,
+                Membership.role == Role.COORDINATOR,
+                Presence.state.in_([s for s in PresenceState if s.staffed]),
+            )
         )
-    ) or 0)
+        or 0
+    )
     if staffed == 0:
         return None
     talk = session.scalar(
@@ -121,7 +124,11 @@ def _offer(entry: QueueEntry, lead_in: tuple[Say, ...] = ()) -> Script:
 
 
 def hold(
-    session: Session, entry_id: int, call_sid: str, queue_time_s: int, now: datetime,
+    session: Session,
+    entry_id: int,
+    call_sid: str,
+    queue_time_s: int,
+    now: datetime,
     hold_music_url: str,
 ) -> Script:
     """One pass of the wait URL: position, estimate, hold music; the overflow offer once the
@@ -133,18 +140,34 @@ def hold(
     call = session.get_one(Call, entry.call_id)
     if queue_time_s >= practice.max_wait_seconds * (entry.overflow_offers + 1):
         entry.overflow_offers += 1
-        add_event(session, call, "overflow_offer", now, {"wait_s": queue_time_s},
-                  dedupe_key=f"overflow_offer:{entry.overflow_offers}")
+        add_event(
+            session,
+            call,
+            "overflow_offer",
+            now,
+            {"wait_s": queue_time_s},
+            dedupe_key=f"overflow_offer:{entry.overflow_offers}",
+        )
         return _offer(entry, (Say("We're sorry for the wait."),))
     position = queue.position_of(session, entry)
-    add_event(session, call, "position", now, {"position": position, "wait_s": queue_time_s},
-              dedupe_key=f"position:{position}")
+    add_event(
+        session,
+        call,
+        "position",
+        now,
+        {"position": position, "wait_s": queue_time_s},
+        dedupe_key=f"position:{position}",
+    )
     estimate = estimate_wait_s(session, practice, position, now)
     return Script.of(
         Gather(
             action=f"/twilio/queue/key?entry={entry.id}",
-            prompt=(Say(spoken_position(position)), Say(spoken_estimate(estimate)), Say(TIP),
-                    Play(hold_music_url)),
+            prompt=(
+                Say(spoken_position(position)),
+                Say(spoken_estimate(estimate)),
+                Say(TIP),
+                Play(hold_music_url),
+            ),
             input="dtmf",
             num_digits=1,
             timeout=1,
@@ -154,8 +177,13 @@ def hold(
 
 
 def press_key(
-    session: Session, entry_id: int, call_sid: str, digits: str | None, offered: bool,
-    queue_time_s: int, now: datetime,
+    session: Session,
+    entry_id: int,
+    call_sid: str,
+    digits: str | None,
+    offered: bool,
+    queue_time_s: int,
+    now: datetime,
 ) -> QueueAnswer:
     """A key while holding opens the offer; in the offer, 1 voicemail, 2 callback keeping the
     caller's place, 3 keep holding. No answer to the offer means voicemail."""
@@ -171,21 +199,41 @@ def press_key(
     if choice == "2" and call.patient_id is not None:
         practice = session.get_one(Practice, entry.practice_id)
         task = services.create_callback_task(
-            session, practice, session.get_one(Patient, call.patient_id).phone,
-            CallbackReason.QUEUE_CALLBACK, now, patient_id=call.patient_id,
-            source_call_id=call.id, status=CallbackStatus.HELD,
+            session,
+            practice,
+            session.get_one(Patient, call.patient_id).phone,
+            CallbackReason.QUEUE_CALLBACK,
+            now,
+            patient_id=call.patient_id,
+            source_call_id=call.id,
+            status=CallbackStatus.HELD,
             note=f"queued callback, in line since {entry.enqueued_at.isoformat()}",
         )
         entry.status = QueueStatus.CALLBACK
         entry.callback_task_id = task.id
-        add_event(session, call, "overflow", now,
-                  {"choice": "callback", "task_id": task.id, "wait_s": queue_time_s,
-                   "position": queue.position_of(session, entry)},
-                  dedupe_key="overflow")
+        add_event(
+            session,
+            call,
+            "overflow",
+            now,
+            {
+                "choice": "callback",
+                "task_id": task.id,
+                "wait_s": queue_time_s,
+                "position": queue.position_of(session, entry),
+            },
+            dedupe_key="overflow",
+        )
         return LEAVE
     entry.status = QueueStatus.VOICEMAIL
-    add_event(session, call, "overflow", now, {"choice": "voicemail", "wait_s": queue_time_s},
-              dedupe_key="overflow")
+    add_event(
+        session,
+        call,
+        "overflow",
+        now,
+        {"choice": "voicemail", "wait_s": queue_time_s},
+        dedupe_key="overflow",
+    )
     return LEAVE
 
 
@@ -193,12 +241,19 @@ def _voicemail(session: Session, entry: QueueEntry, call: Call, now: datetime) -
     if call.patient_id is not None:
         practice = session.get_one(Practice, entry.practice_id)
         services.create_callback_task(
-            session, practice, session.get_one(Patient, call.patient_id).phone,
-            CallbackReason.VOICEMAIL, now, patient_id=call.patient_id, source_call_id=call.id,
+            session,
+            practice,
+            session.get_one(Patient, call.patient_id).phone,
+            CallbackReason.VOICEMAIL,
+            now,
+            patient_id=call.patient_id,
+            source_call_id=call.id,
         )
     return Script.of(
-        Say("Please leave your name, number and how we can help after the tone, "
-            "and we will call you back shortly."),
+        Say(
+            "Please leave your name, number and how we can help after the tone, "
+            "and we will call you back shortly."
+        ),
         Record(action=VOICEMAIL_DONE, recording_status_callback=VOICEMAIL_RECORDING_CALLBACK),
         Say("We did not receive a message. Goodbye."),
         Hangup(),
@@ -206,7 +261,11 @@ def _voicemail(session: Session, entry: QueueEntry, call: Call, now: datetime) -
 
 
 def left_queue(
-    session: Session, entry_id: int, call_sid: str, result: str, queue_time_s: int,
+    session: Session,
+    entry_id: int,
+    call_sid: str,
+    result: str,
+    queue_time_s: int,
     now: datetime,
 ) -> Script:
     """The Enqueue action: why the caller left the queue. ``leave`` follows their choice,
@@ -222,8 +281,9 @@ def left_queue(
         if entry.status in (QueueStatus.WAITING, QueueStatus.ASSIGNED):
             assigned = entry.assigned_user_id if entry.status is QueueStatus.ASSIGNED else None
             entry.status = QueueStatus.ABANDONED
-            add_event(session, call, "abandoned", now, {"wait_s": queue_time_s},
-                      dedupe_key="abandoned")
+            add_event(
+                session, call, "abandoned", now, {"wait_s": queue_time_s}, dedupe_key="abandoned"
+            )
             if assigned is not None:  # reserved for them, never rung: free that coordinator
                 services.release_coordinator(
                     session, assigned, call_sid, PresenceState.AVAILABLE, now
@@ -231,8 +291,10 @@ def left_queue(
         return EMPTY
     if result == "leave" and entry.status is QueueStatus.CALLBACK:
         return Script.of(
-            Say("Thank you. You keep your place in line, and a patient coordinator will call "
-                "you back as soon as it is your turn. Goodbye."),
+            Say(
+                "Thank you. You keep your place in line, and a patient coordinator will call "
+                "you back as soon as it is your turn. Goodbye."
+            ),
             Hangup(),
         )
     if result != "leave":

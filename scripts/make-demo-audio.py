@@ -67,30 +67,46 @@ def channels_of(path: Path) -> np.ndarray:
 
 def make_call(name: str, lines: tuple[tuple[str, str], ...], work: Path) -> tuple[Path, Path]:
     script = [Line(speaker, text) for speaker, text in lines]
-    pcm = build_call(script, work / f"{name}.pcm.wav", work / "cache", SAMPLE_RATE,
-                     gap_s=GAP_S, lead_s=LEAD_S)
+    pcm = build_call(
+        script, work / f"{name}.pcm.wav", work / "cache", SAMPLE_RATE, gap_s=GAP_S, lead_s=LEAD_S
+    )
     tracks = channels_of(pcm.path)
     spoken = []
     for line in pcm.lines:
         channel = 0 if line.speaker == "patient" else 1  # transcription.audio.PATIENT_CHANNEL
         start, end = speech_span(tracks[:, channel], line.start_s, line.end_s)
-        spoken.append({"speaker": line.speaker, "text": line.text,
-                       "start_s": round(start, 3), "end_s": round(end, 3)})
+        spoken.append(
+            {
+                "speaker": line.speaker,
+                "text": line.text,
+                "start_s": round(start, 3),
+                "end_s": round(end, 3),
+            }
+        )
     wav_out, json_out = OUT_DIR / f"{name}.wav", OUT_DIR / f"{name}.json"
     tmp = work / f"{name}.wav"
-    subprocess.run(["sox", str(pcm.path), "-e", "u-law", "-b", "8", str(tmp)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["sox", str(pcm.path), "-e", "u-law", "-b", "8", str(tmp)], check=True, capture_output=True
+    )
     tmp.replace(wav_out)
-    meta = {"sample_rate": SAMPLE_RATE, "channels": 2, "encoding": "mu-law",
-            "duration_s": round(tracks.shape[0] / SAMPLE_RATE, 3), "lines": spoken}
+    meta = {
+        "sample_rate": SAMPLE_RATE,
+        "channels": 2,
+        "encoding": "mu-law",
+        "duration_s": round(tracks.shape[0] / SAMPLE_RATE, 3),
+        "lines": spoken,
+    }
     json_out.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return wav_out, json_out
 
 
 def main() -> int:
     if not festival_available():
-        print("text2wave and sox are needed: apt-get install -y festival festvox-us-slt-hts "
-              "festvox-kallpc16k sox", file=sys.stderr)
+        print(
+            "text2wave and sox are needed: apt-get install -y festival festvox-us-slt-hts "
+            "festvox-kallpc16k sox",
+            file=sys.stderr,
+        )
         return 1
     # Repeatable mode for every sox run, tests/speech.py's included: dither is seeded, so the
     # same scripts give the same bytes and a rerun changes no committed file.
@@ -106,8 +122,9 @@ def main() -> int:
             print(f"{wav_out.relative_to(ROOT)}: {duration:.1f} s, {size} bytes")
     print(f"total {total} bytes")
     if total > MAX_TOTAL_BYTES:
-        print(f"the demo audio is over {MAX_TOTAL_BYTES} bytes: shorten the scripts",
-              file=sys.stderr)
+        print(
+            f"the demo audio is over {MAX_TOTAL_BYTES} bytes: shorten the scripts", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -28,8 +28,10 @@ def install_model_command(name: str, sha256: str | None) -> None:
     except DomainError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(f"installed {name} in {installed.path} ({installed.size} bytes, "
-               f"md5 {installed.md5}, sha256 {installed.sha256})")
+    click.echo(
+        f"installed {name} in {installed.path} ({installed.size} bytes, "
+        f"md5 {installed.md5}, sha256 {installed.sha256})"
+    )
     click.echo(f"use it with VOSK_MODEL_PATH={installed.path}")
 
 

@@ -83,17 +83,29 @@ def transcribe_recording(recording_sid: str) -> int | None:
             words[speaker] = engine.recognize(audio.channel_pcm(info, channel, engine.sample_rate))
     elapsed = time.perf_counter() - started
     recognized = services.RecognizedCall(
-        recording_id=ids[0], call_id=ids[1], practice_id=ids[2], engine=engine.name,
-        audio_s=info.duration_s, processing_s=elapsed, turns=merge_turns(words),
+        recording_id=ids[0],
+        call_id=ids[1],
+        practice_id=ids[2],
+        engine=engine.name,
+        audio_s=info.duration_s,
+        processing_s=elapsed,
+        turns=merge_turns(words),
     )
     with session_scope() as session:
         transcript_id = services.store_transcript(session, recognized, clock.now()).id
     logger.info(
         "transcribed recording_sid=%s engine=%s audio_s=%.1f rtf=%.2f words=%d",
-        recording_sid, engine.name, info.duration_s, elapsed / max(info.duration_s, 1e-6),
+        recording_sid,
+        engine.name,
+        info.duration_s,
+        elapsed / max(info.duration_s, 1e-6),
         sum(len(w) for w in words.values()),
     )
     if stored.source is RecordingSource.CALL:
-        enqueue(settings, qa_jobs.score_transcript, transcript_id,
-                job_id=f"score-transcript-{transcript_id}")
+        enqueue(
+            settings,
+            qa_jobs.score_transcript,
+            transcript_id,
+            job_id=f"score-transcript-{transcript_id}",
+        )
     return transcript_id

@@ -55,38 +55,52 @@ def store_transcript(session: Session, recognized: RecognizedCall, now: datetime
     session.flush()
     for position, turn in enumerate(recognized.turns):
         row = TranscriptTurn(
-            transcript_id=transcript.id, position=position, speaker=turn.speaker,
-            start_s=turn.start_s, end_s=turn.end_s, text=turn.text,
+            transcript_id=transcript.id,
+            position=position,
+            speaker=turn.speaker,
+            start_s=turn.start_s,
+            end_s=turn.end_s,
+            text=turn.text,
         )
         session.add(row)
         session.flush()
         if turn.words:
             # One multi-row INSERT per turn: a long call has thousands of words.
-            session.execute(insert(TranscriptWord), [
-                {"transcript_id": transcript.id, "turn_id": row.id, "position": i,
-                 "text": w.text[:64], "start_s": w.start_s, "end_s": w.end_s,
-                 "confidence": w.confidence}
-                for i, w in enumerate(turn.words)
-            ])
+            session.execute(
+                insert(TranscriptWord),
+                [
+                    {
+                        "transcript_id": transcript.id,
+                        "turn_id": row.id,
+                        "position": i,
+                        "text": w.text[:64],
+                        "start_s": w.start_s,
+                        "end_s": w.end_s,
+                        "confidence": w.confidence,
+                    }
+                    for i, w in enumerate(turn.words)
+                ],
+            )
     return transcript
 
 
 def load_turns(session: Session, transcript_id: int) -> list[Turn]:
     """The transcript's turns, in order, with their words (the shape scoring works on)."""
     turns = session.scalars(
-        select(TranscriptTurn).where(TranscriptTurn.transcript_id == transcript_id)
+        select(TranscriptTurn)
+        .where(TranscriptTurn.transcript_id == transcript_id)
         .order_by(TranscriptTurn.position)
     ).all()
     words = session.scalars(
-        select(TranscriptWord).where(TranscriptWord.transcript_id == transcript_id)
+        select(TranscriptWord)
+        .where(TranscriptWord.transcript_id == transcript_id)
         .order_by(TranscriptWord.turn_id, TranscriptWord.position)
     ).all()
     by_turn: dict[int, list[Word]] = {}
     for w in words:
         by_turn.setdefault(w.turn_id, []).append(Word(w.text, w.start_s, w.end_s, w.confidence))
     return [
-        Turn(t.speaker, t.start_s, t.end_s, t.text, tuple(by_turn.get(t.id, ())))
-        for t in turns
+        Turn(t.speaker, t.start_s, t.end_s, t.text, tuple(by_turn.get(t.id, ()))) for t in turns
     ]
 
 
@@ -107,7 +121,19 @@ def read_transcript(
     if transcript is None:
         raise NotFound(f"no transcript {transcript_id}")
     call = session.get_one(Call, transcript.call_id)
-    audit_read(session, reader, call, action="transcript.view", object_type="transcript",
-               object_id=transcript.id, now=now)
-    return TranscriptView(transcript.id, transcript.call_id, transcript.engine,
-                          transcript.audio_s, load_turns(session, transcript.id))
+    audit_read(
+        session,
+        reader,
+        call,
+        action="transcript.view",
+        object_type="transcript",
+        object_id=transcript.id,
+        now=now,
+    )
+    return TranscriptView(
+        transcript.id,
+        transcript.call_id,
+        transcript.engine,
+        transcript.audio_s,
+        load_turns(session, transcript.id),
+    )

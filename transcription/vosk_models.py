@@ -99,7 +99,8 @@ def _download(http: requests.Session, entry: ModelEntry, dest: Path) -> tuple[st
                 received += len(chunk)
                 if received > entry.size:
                     raise ModelInstallError(
-                        f"{entry.name}: download exceeds the listed {entry.size} bytes")
+                        f"{entry.name}: download exceeds the listed {entry.size} bytes"
+                    )
                 md5.update(chunk)
                 sha.update(chunk)
                 out.write(chunk)

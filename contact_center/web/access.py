@@ -96,8 +96,10 @@ def log_out() -> None:
 
 
 def wants_json() -> bool:
-    return "/api/" in request.path or request.path.endswith("/events") or (
-        request.accept_mimetypes.best == "application/json"
+    return (
+        "/api/" in request.path
+        or request.path.endswith("/events")
+        or (request.accept_mimetypes.best == "application/json")
     )
 
 

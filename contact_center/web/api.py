@@ -48,8 +48,12 @@ def set_presence(practice_id: int) -> Response:
         presence = routing.set_presence(s, _me(), state, now)
         presence.heartbeat_at = now
         result = {"state": presence.state.value, "changed_at": presence.changed_at.isoformat()}
-    events.publish(app_settings(), events.practice_channel(practice_id), "presence",
-                   {"user_id": _me(), **result})
+    events.publish(
+        app_settings(),
+        events.practice_channel(practice_id),
+        "presence",
+        {"user_id": _me(), **result},
+    )
     return jsonify(result)
 
 
@@ -100,15 +104,25 @@ def outcome(practice_id: int, call_id: int) -> Response:
     now = clock.now()
     with session_scope() as s:
         detail = record_outcome(
-            s, practice_id, call_id, _me(), str(data.get("outcome", "")),
-            str(data.get("note", "")), str(data.get("booked_for", "")), now,
+            s,
+            practice_id,
+            call_id,
+            _me(),
+            str(data.get("outcome", "")),
+            str(data.get("note", "")),
+            str(data.get("booked_for", "")),
+            now,
         )
         presence = routing.presence_of(s, _me(), now)
         if presence.state is PresenceState.WRAP_UP:
             routing.set_presence(s, _me(), PresenceState.AVAILABLE, now)
         state = presence.state.value
-    events.publish(app_settings(), events.practice_channel(practice_id), "outcome",
-                   {"call_id": call_id, "outcome": detail["outcome"]})
+    events.publish(
+        app_settings(),
+        events.practice_channel(practice_id),
+        "outcome",
+        {"call_id": call_id, "outcome": detail["outcome"]},
+    )
     return jsonify(outcome=detail, presence=state)
 
 
@@ -125,8 +139,12 @@ def callbacks(practice_id: int) -> Response:
 def callback(practice_id: int, task_id: int) -> Response:
     with session_scope() as s:
         task = queries.callback_in_practice(s, practice_id, task_id)
-        body = {"id": task.id, "phone": task.phone, "status": task.status.value,
-                "sla_deadline": task.sla_deadline.isoformat()}
+        body = {
+            "id": task.id,
+            "phone": task.phone,
+            "status": task.status.value,
+            "sla_deadline": task.sla_deadline.isoformat(),
+        }
     return jsonify(body)
 
 

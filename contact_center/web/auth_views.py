@@ -17,15 +17,23 @@ from contact_center.webhooks import app_settings
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
-HOME_BY_ROLE = {Role.COORDINATOR: "pages.console", Role.QA_LEAD: "pages.qa_calls",
-                Role.ADMIN: "pages.wallboard"}
+HOME_BY_ROLE = {
+    Role.COORDINATOR: "pages.console",
+    Role.QA_LEAD: "pages.qa_calls",
+    Role.ADMIN: "pages.wallboard",
+}
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":
-        return render_template("login.html", email="", error=None, demo=_demo_logins(),
-                               demo_password=demo_data.DEMO_PASSWORD)
+        return render_template(
+            "login.html",
+            email="",
+            error=None,
+            demo=_demo_logins(),
+            demo_password=demo_data.DEMO_PASSWORD,
+        )
     email = request.form.get("email", "")
     with session_scope() as s:
         user = auth.authenticate(s, email, request.form.get("password", ""))
@@ -34,8 +42,11 @@ def login() -> BaseResponse | str | tuple[str, int]:
     if user is None:
         logger.info("failed console login for %r from %s", email[:80], request.remote_addr)
         return render_template(
-            "login.html", email=email, error="That email and password do not match.",
-            demo=_demo_logins(), demo_password=demo_data.DEMO_PASSWORD,
+            "login.html",
+            email=email,
+            error="That email and password do not match.",
+            demo=_demo_logins(),
+            demo_password=demo_data.DEMO_PASSWORD,
         ), 401
     return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
 

@@ -20,8 +20,12 @@ user_cli = AppGroup("user", help="Console logins: coordinators, QA leads, admins
 @click.option("--name", required=True)
 @click.option("--identity", required=True, help="Softphone identity, e.g. ava")
 @click.option("--email", required=True)
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.COORDINATOR.value,
-              show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.COORDINATOR.value,
+    show_default=True,
+)
 @click.password_option(help="At least 8 characters (prompted when not given)")
 def user_create(
     practice_name: str, name: str, identity: str, email: str, role: str, password: str
@@ -31,8 +35,14 @@ def user_create(
         with session_scope() as session:
             practice = practices.practice_by_name(session, practice_name)
             user = auth.create_login(
-                session, practice, name=name, identity=identity, email=email, role=Role(role),
-                password=password, now=clock.now(),
+                session,
+                practice,
+                name=name,
+                identity=identity,
+                email=email,
+                role=Role(role),
+                password=password,
+                now=clock.now(),
             )
             click.echo(f"{user.email} can log in as {role} of {practice.name}")
     except DomainError as exc:

@@ -91,21 +91,37 @@ class DemoCall:
 # disclose, ask about goals or give next steps.
 DEMO_CALLS: tuple[DemoCall, ...] = (
     DemoCall(
-        "maya-consultation", "Maya", "Chen", "+13105550142", MenuChoice.CONSULTATION, "ava",
-        Disposition.BOOKED_CONSULTATION, (3, 14), (
+        "maya-consultation",
+        "Maya",
+        "Chen",
+        "+13105550142",
+        MenuChoice.CONSULTATION,
+        "ava",
+        Disposition.BOOKED_CONSULTATION,
+        (3, 14),
+        (
             (COORDINATOR, "Thank you for calling Glow Aesthetics, this is Ava. How can I help?"),
             (PATIENT, "Hi, this is Maya. I'd like to book a consultation."),
             (COORDINATOR, "Of course, Maya. What are you hoping to achieve?"),
             (PATIENT, "I look tired around my eyes."),
-            (COORDINATOR, "The visit takes about thirty minutes. I have you down for Thursday "
-                          "at two p.m."),
+            (
+                COORDINATOR,
+                "The visit takes about thirty minutes. I have you down for Thursday at two p.m.",
+            ),
             (PATIENT, "Perfect."),
             (COORDINATOR, "You will get a confirmation text. Have a great day, Maya!"),
         ),
     ),
     DemoCall(
-        "jordan-reschedule", "Jordan", "Price", "+13105550177", MenuChoice.EXISTING, "ben",
-        Disposition.BOOKED_TREATMENT, (0, 10), (
+        "jordan-reschedule",
+        "Jordan",
+        "Price",
+        "+13105550177",
+        MenuChoice.EXISTING,
+        "ben",
+        Disposition.BOOKED_TREATMENT,
+        (0, 10),
+        (
             (COORDINATOR, "Glow Aesthetics, this is Ben speaking. This call is recorded."),
             (PATIENT, "Hi, it's Jordan Price. I need to move my Botox appointment on Friday."),
             (COORDINATOR, "Sure, Jordan. I can do Monday at ten a.m. instead."),
@@ -116,8 +132,15 @@ DEMO_CALLS: tuple[DemoCall, ...] = (
         ),
     ),
     DemoCall(
-        "sofia-pricing", "Sofia", "Patel", "+13105550168", MenuChoice.OTHER, "ava",
-        Disposition.FOLLOW_UP, None, (
+        "sofia-pricing",
+        "Sofia",
+        "Patel",
+        "+13105550168",
+        MenuChoice.OTHER,
+        "ava",
+        Disposition.FOLLOW_UP,
+        None,
+        (
             (COORDINATOR, "Thanks for calling Glow Aesthetics, my name is Ava."),
             (PATIENT, "Hi, I'm Sofia. How much is Botox?"),
             (COORDINATOR, "It's priced per unit, Sofia. Most people need twenty to forty units."),
@@ -161,8 +184,10 @@ def demo_audio(name: str) -> DemoAudio:
         sample_rate=int(meta["sample_rate"]),
         channels=int(meta["channels"]),
         duration_s=float(meta["duration_s"]),
-        lines=tuple(SpokenLine(line["speaker"], line["text"], float(line["start_s"]),
-                               float(line["end_s"])) for line in meta["lines"]),
+        lines=tuple(
+            SpokenLine(line["speaker"], line["text"], float(line["start_s"]), float(line["end_s"]))
+            for line in meta["lines"]
+        ),
     )
 
 
@@ -186,8 +211,16 @@ def seed_logins(session: Session, practice: Practice, now: datetime) -> list[str
     for name, identity, email, role in DEMO_LOGINS:
         user = session.scalars(select(User).where(User.identity == identity)).one_or_none()
         if user is None or not user.password_hash:
-            auth.create_login(session, practice, name=name, identity=identity, email=email,
-                              role=role, password=DEMO_PASSWORD, now=now)
+            auth.create_login(
+                session,
+                practice,
+                name=name,
+                identity=identity,
+                email=email,
+                role=role,
+                password=DEMO_PASSWORD,
+                now=now,
+            )
         made.append(f"{email} ({role.value})")
     return made
 
@@ -206,48 +239,94 @@ def seed_sample_data(session: Session, practice: Practice, now: datetime) -> Non
         logger.warning("RECORDINGS_KEY is unset: demo recordings are left pending, without audio")
     for index, demo_call in enumerate(DEMO_CALLS):
         started = now - timedelta(hours=len(DEMO_CALLS) - index, minutes=7 * index)
-        _seed_call(session, practice, users[demo_call.coordinator], demo_call, index, started,
-                   store)
+        _seed_call(
+            session, practice, users[demo_call.coordinator], demo_call, index, started, store
+        )
     lead_patient = "+13105550123"
     task = routing.create_callback_task(
-        session, practice, lead_patient, CallbackReason.LEAD, now - timedelta(minutes=2),
+        session,
+        practice,
+        lead_patient,
+        CallbackReason.LEAD,
+        now - timedelta(minutes=2),
         note="Web form: interested in a consultation",
     )
-    session.add(Lead(practice_id=practice.id, callback_task_id=task.id, name="Riley Brooks",
-                     phone=lead_patient, source="website", message="Do you have evening hours?",
-                     sms_consent=True, created_at=now - timedelta(minutes=2)))
+    session.add(
+        Lead(
+            practice_id=practice.id,
+            callback_task_id=task.id,
+            name="Riley Brooks",
+            phone=lead_patient,
+            source="website",
+            message="Do you have evening hours?",
+            sms_consent=True,
+            created_at=now - timedelta(minutes=2),
+        )
+    )
     _conversation(session, practice, "+13105550142", "Hi! Is there parking near you?", now, False)
     _conversation(session, practice, "+13105550199", "STOP", now - timedelta(hours=1), True)
 
 
 def _seed_call(
-    session: Session, practice: Practice, coordinator: User, demo_call: DemoCall, index: int,
-    started: datetime, store: RecordingStore | None,
+    session: Session,
+    practice: Practice,
+    coordinator: User,
+    demo_call: DemoCall,
+    index: int,
+    started: datetime,
+    store: RecordingStore | None,
 ) -> None:
     """One answered, recorded call, as the webhooks and the jobs after it would leave it."""
     audio = demo_audio(demo_call.audio)
     answered = started + timedelta(seconds=12 + 5 * index)
     ended = answered + timedelta(seconds=math.ceil(audio.duration_s))
-    patient = Patient(practice_id=practice.id, phone=demo_call.phone,
-                      first_name=demo_call.first_name, last_name=demo_call.last_name,
-                      created_at=started)
+    patient = Patient(
+        practice_id=practice.id,
+        phone=demo_call.phone,
+        first_name=demo_call.first_name,
+        last_name=demo_call.last_name,
+        created_at=started,
+    )
     session.add(patient)
     session.flush()
     call = Call(
-        practice_id=practice.id, call_sid=f"CA{index:032x}", direction=Direction.INBOUND,
-        from_number=demo_call.phone, to_number=practice.phone_number, patient_id=patient.id,
-        status=CallStatus.COMPLETED, menu_choice=demo_call.menu_choice, recording_allowed=True,
-        coordinator_id=coordinator.id, answered_by_id=coordinator.id, started_at=started,
-        answered_at=answered, ended_at=ended, duration_s=int((ended - started).total_seconds()),
+        practice_id=practice.id,
+        call_sid=f"CA{index:032x}",
+        direction=Direction.INBOUND,
+        from_number=demo_call.phone,
+        to_number=practice.phone_number,
+        patient_id=patient.id,
+        status=CallStatus.COMPLETED,
+        menu_choice=demo_call.menu_choice,
+        recording_allowed=True,
+        coordinator_id=coordinator.id,
+        answered_by_id=coordinator.id,
+        started_at=started,
+        answered_at=answered,
+        ended_at=ended,
+        duration_s=int((ended - started).total_seconds()),
     )
     session.add(call)
     session.flush()
     consented = started + timedelta(seconds=6)
-    session.add(ConsentRecord(practice_id=practice.id, kind=ConsentKind.RECORDING,
-                              phone=demo_call.phone, call_id=call.id, granted=True, method="dtmf",
-                              digits="1", at=consented))
-    for kind, at in (("incoming", started), ("consent", consented),
-                     ("menu", consented + timedelta(seconds=4)), ("answered", answered)):
+    session.add(
+        ConsentRecord(
+            practice_id=practice.id,
+            kind=ConsentKind.RECORDING,
+            phone=demo_call.phone,
+            call_id=call.id,
+            granted=True,
+            method="dtmf",
+            digits="1",
+            at=consented,
+        )
+    )
+    for kind, at in (
+        ("incoming", started),
+        ("consent", consented),
+        ("menu", consented + timedelta(seconds=4)),
+        ("answered", answered),
+    ):
         add_event(session, call, kind, at, dedupe_key=f"demo:{kind}")
 
     recording_sid = f"RE{index:032x}"
@@ -255,11 +334,15 @@ def _seed_call(
     recordings.attach_recording(
         session,
         RecordingStatus(
-            call_sid=call.call_sid, recording_sid=recording_sid, status="completed",
+            call_sid=call.call_sid,
+            recording_sid=recording_sid,
+            status="completed",
             url=f"https://api.twilio.com/2010-04-01/Accounts/demo/Recordings/{recording_sid}",
-            channels=audio.channels, duration_s=round(audio.duration_s),
+            channels=audio.channels,
+            duration_s=round(audio.duration_s),
         ),
-        RecordingSource.CALL, received,
+        RecordingSource.CALL,
+        received,
     )
     transcribed = received
     if store is not None:
@@ -275,8 +358,13 @@ def _seed_call(
     transcript = transcripts.store_transcript(
         session,
         transcripts.RecognizedCall(
-            recording_id=rec.id, call_id=call.id, practice_id=practice.id, engine="demo",
-            audio_s=audio.duration_s, processing_s=0.0, turns=merge_turns(by_speaker),
+            recording_id=rec.id,
+            call_id=call.id,
+            practice_id=practice.id,
+            engine="demo",
+            audio_s=audio.duration_s,
+            processing_s=0.0,
+            turns=merge_turns(by_speaker),
         ),
         transcribed + timedelta(seconds=20),
     )
@@ -285,8 +373,15 @@ def _seed_call(
     booked_for = None
     if demo_call.booked is not None:
         booked_for = _next_local(started, practice.timezone, *demo_call.booked)
-    set_outcome(session, call.id, coordinator.id, demo_call.outcome,
-                ended + timedelta(seconds=40), booked_for=booked_for, note=None)
+    set_outcome(
+        session,
+        call.id,
+        coordinator.id,
+        demo_call.outcome,
+        ended + timedelta(seconds=40),
+        booked_for=booked_for,
+        note=None,
+    )
 
 
 def _next_local(after: datetime, zone: str, weekday: int, hour: int) -> datetime:
@@ -300,12 +395,25 @@ def _next_local(after: datetime, zone: str, weekday: int, hour: int) -> datetime
 def _conversation(
     session: Session, practice: Practice, phone: str, body: str, at: datetime, opted_out: bool
 ) -> None:
-    conversation = Conversation(practice_id=practice.id, phone=phone, needs_reply=not opted_out,
-                                last_message_at=at, created_at=at,
-                                opted_out_at=at if opted_out else None)
+    conversation = Conversation(
+        practice_id=practice.id,
+        phone=phone,
+        needs_reply=not opted_out,
+        last_message_at=at,
+        created_at=at,
+        opted_out_at=at if opted_out else None,
+    )
     session.add(conversation)
     session.flush()
-    session.add(Message(practice_id=practice.id, conversation_id=conversation.id,
-                        direction=MessageDirection.INBOUND, kind=MessageKind.PATIENT, body=body,
-                        status=MessageStatus.RECEIVED, created_at=at))
+    session.add(
+        Message(
+            practice_id=practice.id,
+            conversation_id=conversation.id,
+            direction=MessageDirection.INBOUND,
+            kind=MessageKind.PATIENT,
+            body=body,
+            status=MessageStatus.RECEIVED,
+            created_at=at,
+        )
+    )
     session.flush()

@@ -53,9 +53,13 @@ def threads(session: Session, practice_id: int, limit: int = 200) -> list[Thread
         ).first()
         result.append(
             Thread(
-                conversation.id, conversation.phone, patient_name(patient),
-                conversation.needs_reply, conversation.opted_out_at is not None,
-                conversation.last_message_at, (last or "")[:90],
+                conversation.id,
+                conversation.phone,
+                patient_name(patient),
+                conversation.needs_reply,
+                conversation.opted_out_at is not None,
+                conversation.last_message_at,
+                (last or "")[:90],
             )
         )
     return result
@@ -91,7 +95,11 @@ def templates_of(session: Session, practice_id: int) -> list[SmsTemplate]:
 
 
 def reply(
-    session: Session, practice_id: int, conversation_id: int, user_id: int, body: str,
+    session: Session,
+    practice_id: int,
+    conversation_id: int,
+    user_id: int,
+    body: str,
     now: datetime,
 ) -> Message:
     """Send a coordinator's reply. Raises NotFound for another practice's thread and the send

@@ -21,8 +21,9 @@ _LABELS = {
     Disposition.VOICEMAIL_LEFT: "Left voicemail",
     Disposition.OTHER: "Other",
 }
-OUTCOMES = tuple((d.value, _LABELS.get(d, d.value.replace("_", " ").capitalize()))
-                 for d in Disposition)
+OUTCOMES = tuple(
+    (d.value, _LABELS.get(d, d.value.replace("_", " ").capitalize())) for d in Disposition
+)
 
 
 def label(value: str | None) -> str | None:
@@ -30,8 +31,14 @@ def label(value: str | None) -> str | None:
 
 
 def record_outcome(
-    session: Session, practice_id: int, call_id: int, user_id: int, outcome: str, note: str,
-    booked_for: str, now: datetime,
+    session: Session,
+    practice_id: int,
+    call_id: int,
+    user_id: int,
+    outcome: str,
+    note: str,
+    booked_for: str,
+    now: datetime,
 ) -> dict[str, object]:
     """The coordinator's outcome of a call in this practice; ``booked_for`` is the practice's
     local time from a datetime-local field. Raises InvalidInput, NotFound, Forbidden."""
@@ -43,9 +50,14 @@ def record_outcome(
         except ValueError as exc:
             raise InvalidInput("the booking time is not a date and time", "booked_for") from exc
         zone = ZoneInfo(queries.practice(session, practice_id).timezone)
-        when = (local if local.tzinfo else local.replace(tzinfo=zone))
+        when = local if local.tzinfo else local.replace(tzinfo=zone)
     result = set_outcome(
-        session, call.id, user_id, outcome, now, booked_for=when,
+        session,
+        call.id,
+        user_id,
+        outcome,
+        now,
+        booked_for=when,
         note=" ".join(note.split())[:1000] or None,
     )
     disposition = result.disposition.value if result.disposition else None

@@ -81,9 +81,12 @@ def console(practice_id: int) -> str:
         callbacks = queries.open_callbacks(s, practice_id, now)
         presence = presence_of(s, user.id, now).state
     return _page(
-        "console.html", practice_id, callbacks=callbacks, presence=presence,
-        outcomes=OUTCOMES, settable=[PresenceState.AVAILABLE, PresenceState.AWAY,
-                                     PresenceState.OFFLINE],
+        "console.html",
+        practice_id,
+        callbacks=callbacks,
+        presence=presence,
+        outcomes=OUTCOMES,
+        settable=[PresenceState.AVAILABLE, PresenceState.AWAY, PresenceState.OFFLINE],
     )
 
 
@@ -93,9 +96,7 @@ def inbox(practice_id: int) -> str:
     return _inbox_page(practice_id, request.args.get("c", ""))
 
 
-def _inbox_page(
-    practice_id: int, selected: str, error: str | None = None, draft: str = ""
-) -> str:
+def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft: str = "") -> str:
     with session_scope() as s:
         threads = inbox_service.threads(s, practice_id)
         current = messages = None
@@ -106,8 +107,16 @@ def _inbox_page(
             current = inbox_service.conversation_in_practice(s, practice_id, threads[0].id)
             messages = inbox_service.messages_of(s, current)
         templates = inbox_service.templates_of(s, practice_id)
-    return _page("inbox.html", practice_id, threads=threads, current=current, messages=messages,
-                 templates=templates, error=error, draft=draft)
+    return _page(
+        "inbox.html",
+        practice_id,
+        threads=threads,
+        current=current,
+        messages=messages,
+        templates=templates,
+        error=error,
+        draft=draft,
+    )
 
 
 @bp.post("/inbox/<int:conversation_id>/reply")
@@ -153,8 +162,14 @@ def qa_calls(practice_id: int) -> str:
         calls = queries.call_list(s, practice_id, flt)
         scores = review.scores_by_call(s, [c.id for c in calls])
         staff = queries.coordinators(s, practice_id)
-    return _page("qa_list.html", practice_id, calls=calls, flt=flt, scores=scores,
-                 staff=[(u.id, u.name) for u, _ in staff])
+    return _page(
+        "qa_list.html",
+        practice_id,
+        calls=calls,
+        flt=flt,
+        scores=scores,
+        staff=[(u.id, u.name) for u, _ in staff],
+    )
 
 
 def _reader() -> Reader:
@@ -177,11 +192,19 @@ def call_detail(practice_id: int, call_id: int) -> str:
         pop = queries.screen_pop(s, practice_id, call)
         timeline = queries.timeline_of(s, practice_id, call_id)
         outcome = queries.latest_outcome(s, call_id)
-        qa = review.review_view(s, practice_id, call, _reader(), clock.now(),
-                                can_review=can_review)
-    return _page("call.html", practice_id, call=call, pop=pop, timeline=timeline,
-                 outcome=outcome, outcome_label=outcome_label, qa=qa, can_review=can_review,
-                 error=request.args.get("error"))
+        qa = review.review_view(s, practice_id, call, _reader(), clock.now(), can_review=can_review)
+    return _page(
+        "call.html",
+        practice_id,
+        call=call,
+        pop=pop,
+        timeline=timeline,
+        outcome=outcome,
+        outcome_label=outcome_label,
+        qa=qa,
+        can_review=can_review,
+        error=request.args.get("error"),
+    )
 
 
 @bp.get("/calls/<int:call_id>/recordings/<int:recording_id>/audio")
@@ -205,8 +228,7 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     headers["Content-Range"] = f"bytes {start}-{end}/{audio.size}"
     headers["Content-Length"] = str(end - start + 1)
     chunks = store.read_range(audio.path, audio.recording_sid, start, end)
-    return Response(stream_with_context(chunks), status=206, mimetype="audio/wav",
-                    headers=headers)
+    return Response(stream_with_context(chunks), status=206, mimetype="audio/wav", headers=headers)
 
 
 def _byte_range(header: str | None, size: int | None) -> tuple[int, int] | None:
@@ -231,8 +253,16 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
     try:
         with session_scope() as s:
             if action == "override":
-                review.override(s, practice_id, call_id, user.id, form.get("criterion", ""),
-                                form.get("met") == "1", form.get("note") or None, now)
+                review.override(
+                    s,
+                    practice_id,
+                    call_id,
+                    user.id,
+                    form.get("criterion", ""),
+                    form.get("met") == "1",
+                    form.get("note") or None,
+                    now,
+                )
             elif action == "comment":
                 review.comment(s, practice_id, call_id, user.id, form.get("comment", ""), now)
             else:
@@ -241,8 +271,9 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
         raise
     except DomainError as exc:
         error = str(exc)
-    target = url_for("pages.call_detail", practice_id=practice_id, call_id=call_id,
-                     error=error) + ("" if error else "#review")
+    target = url_for("pages.call_detail", practice_id=practice_id, call_id=call_id, error=error) + (
+        "" if error else "#review"
+    )
     return redirect(target)
 
 
@@ -297,7 +328,10 @@ def save_template(practice_id: int) -> BaseResponse | str | tuple[str, int]:
     try:
         with session_scope() as s:
             practice_settings.save_template(
-                s, practice_id, request.form.get("name", ""), request.form.get("body", ""),
+                s,
+                practice_id,
+                request.form.get("name", ""),
+                request.form.get("body", ""),
                 clock.now(),
             )
     except DomainError as exc:
@@ -310,15 +344,30 @@ def _settings_page(
 ) -> str | tuple[str, int]:
     with session_scope() as s:
         dialer = sla.dialer_settings(s, practice_id)
-        cadence = {"cadence": dialer.cadence, "max_attempts": dialer.max_attempts,
-                   "sla_minutes": dialer.sla_minutes}
+        cadence = {
+            "cadence": dialer.cadence,
+            "max_attempts": dialer.max_attempts,
+            "sla_minutes": dialer.sla_minutes,
+        }
         templates = inbox_service.templates_of(s, practice_id)
         card = current_scorecard(s, practice_id, clock.now())
-        scorecard = {"version": card.version, "name": card.name,
-                     "criteria": [(c.label, c.weight, c.kind.value) for c in card.criteria]}
-    page = _page("settings.html", practice_id, error=error, error_form=form_name,
-                 modes=list(ConsentMode), saved=request.args.get("saved") == "1",
-                 form=request.form, cadence=cadence, templates=templates, scorecard=scorecard)
+        scorecard = {
+            "version": card.version,
+            "name": card.name,
+            "criteria": [(c.label, c.weight, c.kind.value) for c in card.criteria],
+        }
+    page = _page(
+        "settings.html",
+        practice_id,
+        error=error,
+        error_form=form_name,
+        modes=list(ConsentMode),
+        saved=request.args.get("saved") == "1",
+        form=request.form,
+        cadence=cadence,
+        templates=templates,
+        scorecard=scorecard,
+    )
     return (page, 422) if error else page
 
 

@@ -59,9 +59,13 @@ def latest_outcome(session: Session, call_id: int) -> dict[str, Any] | None:
     outcome = session.scalars(select(CallOutcome).where(CallOutcome.call_id == call_id)).first()
     if outcome is None or outcome.disposition is None:
         return None
-    return {"outcome": outcome.disposition.value, "note": outcome.note,
-            "booked_for": outcome.booked_for, "suggested":
-            outcome.suggested.value if outcome.suggested else None, "mismatch": outcome.mismatch}
+    return {
+        "outcome": outcome.disposition.value,
+        "note": outcome.note,
+        "booked_for": outcome.booked_for,
+        "suggested": outcome.suggested.value if outcome.suggested else None,
+        "mismatch": outcome.mismatch,
+    }
 
 
 def sms_opted_out(session: Session, practice_id: int, phone: str) -> bool:
@@ -74,7 +78,8 @@ def open_lead(session: Session, practice_id: int, phone: str) -> dict[str, Any] 
         select(Lead, CallbackTask)
         .join(CallbackTask, CallbackTask.id == Lead.callback_task_id)
         .where(
-            Lead.practice_id == practice_id, Lead.phone == phone,
+            Lead.practice_id == practice_id,
+            Lead.phone == phone,
             CallbackTask.status.in_([CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS]),
         )
         .order_by(Lead.created_at.desc())
@@ -83,8 +88,13 @@ def open_lead(session: Session, practice_id: int, phone: str) -> dict[str, Any] 
     if row is None:
         return None
     lead, _task = row
-    return {"id": lead.id, "name": lead.name, "source": lead.source, "message": lead.message,
-            "created_at": lead.created_at.isoformat()}
+    return {
+        "id": lead.id,
+        "name": lead.name,
+        "source": lead.source,
+        "message": lead.message,
+        "created_at": lead.created_at.isoformat(),
+    }
 
 
 @dataclass(frozen=True)
@@ -125,10 +135,15 @@ def screen_pop(session: Session, practice_id: int, call: Call) -> ScreenPop:
     """Everything a coordinator should see before answering this call."""
     patient = session.get(Patient, call.patient_id) if call.patient_id else None
     return _pop(
-        session, practice_id, patient, patient.phone if patient else call.from_number,
-        call_id=call.id, call_sid=call.call_sid,
+        session,
+        practice_id,
+        patient,
+        patient.phone if patient else call.from_number,
+        call_id=call.id,
+        call_sid=call.call_sid,
         menu_choice=MenuChoice(call.menu_choice).spoken if call.menu_choice else None,
-        after_hours=call.after_hours, recording_consent=consent_text(call),
+        after_hours=call.after_hours,
+        recording_consent=consent_text(call),
     )
 
 
@@ -143,9 +158,7 @@ def callback_pop(
     if not conditions:
         return None
     attempt = session.scalars(
-        select(CallbackAttempt).where(
-            CallbackAttempt.practice_id == practice_id, or_(*conditions)
-        )
+        select(CallbackAttempt).where(CallbackAttempt.practice_id == practice_id, or_(*conditions))
     ).first()
     if attempt is None:
         return None
@@ -153,9 +166,14 @@ def callback_pop(
     patient = session.get(Patient, task.patient_id) if task.patient_id else None
     what = task.note or task.reason.value.replace("_", " ")
     return _pop(
-        session, practice_id, patient, task.phone, call_id=None,
+        session,
+        practice_id,
+        patient,
+        task.phone,
+        call_id=None,
         call_sid=attempt.coordinator_call_sid or call_sid,
-        menu_choice=f"callback: {what} · attempt {attempt.attempt_no}", after_hours=False,
+        menu_choice=f"callback: {what} · attempt {attempt.attempt_no}",
+        after_hours=False,
         recording_consent="not recorded (callback)",
     )
 
@@ -210,7 +228,10 @@ def _pop(
         ],
         past_contacts=[
             PastContact(
-                c.id, c.started_at, c.direction.value, c.status.value,
+                c.id,
+                c.started_at,
+                c.direction.value,
+                c.status.value,
                 names.get(c.answered_by_id) if c.answered_by_id else None,
                 (latest_outcome(session, c.id) or {}).get("outcome"),
             )
@@ -248,8 +269,15 @@ def open_callbacks(session: Session, practice_id: int, now: datetime) -> list[Ca
     )
     return [
         CallbackRow(
-            t.id, t.phone, patient_name(p), t.reason.value.replace("_", " "), t.status.value,
-            t.due_at, t.sla_deadline, now > t.sla_deadline, t.note,
+            t.id,
+            t.phone,
+            patient_name(p),
+            t.reason.value.replace("_", " "),
+            t.status.value,
+            t.due_at,
+            t.sla_deadline,
+            now > t.sla_deadline,
+            t.note,
         )
         for t, p in rows
     ]
@@ -299,9 +327,7 @@ class CallRow:
     flags: list[str]
 
 
-def _filtered(
-    query: Select[*_Columns], practice: Practice, flt: CallFilter
-) -> Select[*_Columns]:
+def _filtered(query: Select[*_Columns], practice: Practice, flt: CallFilter) -> Select[*_Columns]:
     if flt.coordinator_id:
         query = query.where(Call.answered_by_id == flt.coordinator_id)
     if flt.day:
@@ -321,17 +347,24 @@ def call_list(
     session: Session, practice_id: int, flt: CallFilter, limit: int = 200
 ) -> list[CallRow]:
     owner = practice(session, practice_id)
-    query = _filtered(
-        select(Call, Patient)
-        .outerjoin(Patient, Patient.id == Call.patient_id)
-        .where(Call.practice_id == practice_id),
-        owner, flt,
-    ).order_by(Call.started_at.desc()).limit(limit)
+    query = (
+        _filtered(
+            select(Call, Patient)
+            .outerjoin(Patient, Patient.id == Call.patient_id)
+            .where(Call.practice_id == practice_id),
+            owner,
+            flt,
+        )
+        .order_by(Call.started_at.desc())
+        .limit(limit)
+    )
     rows = session.execute(query).all()
     ids = [c.id for c, _ in rows]
-    recorded = set(
-        session.scalars(select(Recording.call_id).where(Recording.call_id.in_(ids))).all()
-    ) if ids else set()
+    recorded = (
+        set(session.scalars(select(Recording.call_id).where(Recording.call_id.in_(ids))).all())
+        if ids
+        else set()
+    )
     if flt.recorded_only:
         rows = [row for row in rows if row[0].id in recorded]
     names = _user_names(session)
@@ -344,12 +377,19 @@ def call_list(
             flags.append("missed")
         result.append(
             CallRow(
-                call.id, call.started_at, patient.phone if patient else call.from_number,
-                patient_name(patient), call.direction.value, call.status.value,
+                call.id,
+                call.started_at,
+                patient.phone if patient else call.from_number,
+                patient_name(patient),
+                call.direction.value,
+                call.status.value,
                 MenuChoice(call.menu_choice).spoken if call.menu_choice else None,
                 names.get(call.answered_by_id) if call.answered_by_id else None,
-                call.duration_s, call.id in recorded, consent_text(call),
-                (latest_outcome(session, call.id) or {}).get("outcome"), flags,
+                call.duration_s,
+                call.id in recorded,
+                consent_text(call),
+                (latest_outcome(session, call.id) or {}).get("outcome"),
+                flags,
             )
         )
     return result

@@ -77,7 +77,8 @@ def _service(calls: list[Call]) -> tuple[int, float | None, float | None, float 
     answered = [c for c in in_hours if c.answered_at is not None]
     abandoned = [c for c in in_hours if c.answered_at is None and c.status.is_final]
     fast = [
-        c for c in answered
+        c
+        for c in answered
         if c.answered_at and (c.answered_at - c.started_at).total_seconds() <= SERVICE_LEVEL_SECONDS
     ]
     offered = len(answered) + len(abandoned)
@@ -108,7 +109,8 @@ def wallboard(session: Session, practice_id: int, now: datetime, days: int = 30)
         )
     )
     live = [
-        c for c in calls
+        c
+        for c in calls
         if c.status not in _FINAL and c.answered_at is None and c.direction is Direction.INBOUND
     ]
     presence: dict[str, list[str]] = {s.value: [] for s in PresenceState}
@@ -128,7 +130,8 @@ def wallboard(session: Session, practice_id: int, now: datetime, days: int = 30)
         )
     ).all()
     breaches = sum(1 for t in open_tasks if t.sla_deadline < now) + sum(
-        1 for t in tasks
+        1
+        for t in tasks
         if t.closed_at is not None and t.closed_at >= start_today and t.closed_at > t.sla_deadline
     )
     return Wallboard(
@@ -157,8 +160,11 @@ def _speed_to_lead(
     rows = session.execute(
         select(Lead.created_at, func.min(CallbackAttempt.dialed_at))
         .join(CallbackAttempt, CallbackAttempt.task_id == Lead.callback_task_id)
-        .where(Lead.practice_id == practice_id, Lead.created_at >= since,
-               CallbackAttempt.dialed_at.is_not(None))
+        .where(
+            Lead.practice_id == practice_id,
+            Lead.created_at >= since,
+            CallbackAttempt.dialed_at.is_not(None),
+        )
         .group_by(Lead.id, Lead.created_at)
     ).all()
     return [(at, max(0.0, (first - at).total_seconds())) for at, first in rows if first]
@@ -169,8 +175,11 @@ def _outcomes(session: Session, practice_id: int, since: datetime) -> list[tuple
     rows = session.execute(
         select(CallOutcome.call_id, CallOutcome.disposition)
         .join(Call, Call.id == CallOutcome.call_id)
-        .where(CallOutcome.practice_id == practice_id, Call.started_at >= since,
-               CallOutcome.disposition.is_not(None))
+        .where(
+            CallOutcome.practice_id == practice_id,
+            Call.started_at >= since,
+            CallOutcome.disposition.is_not(None),
+        )
     ).all()
     return [(call_id, bool(d and d.booked)) for call_id, d in rows]
 
@@ -183,8 +192,11 @@ def _qa_by_criterion(
         select(Criterion.label, CriterionResult.met)
         .join(CriterionResult, CriterionResult.criterion_id == Criterion.id)
         .join(CallScore, CallScore.id == CriterionResult.call_score_id)
-        .where(CallScore.practice_id == practice_id, CallScore.created_at >= since,
-               CriterionResult.met.is_not(None))
+        .where(
+            CallScore.practice_id == practice_id,
+            CallScore.created_at >= since,
+            CriterionResult.met.is_not(None),
+        )
     ).all()
     totals: dict[str, list[int]] = {}
     for label, met in rows:
@@ -193,8 +205,13 @@ def _qa_by_criterion(
 
 
 def _days(
-    calls: list[Call], tasks: list[CallbackTask], speeds: list[tuple[datetime, float]],
-    booked: list[tuple[int, bool]], today: date, zone: ZoneInfo, days: int,
+    calls: list[Call],
+    tasks: list[CallbackTask],
+    speeds: list[tuple[datetime, float]],
+    booked: list[tuple[int, bool]],
+    today: date,
+    zone: ZoneInfo,
+    days: int,
 ) -> list[DayPoint]:
     outcome_of = dict(booked)
     points = []
@@ -205,13 +222,16 @@ def _days(
         day_calls = [c for c in calls if start <= c.started_at < end]
         day_tasks = [t for t in tasks if start <= t.created_at < end]
         answered, level, _abandon, _asa = _service(day_calls)
-        met = sum(
-            1 for t in day_tasks if t.closed_at is not None and t.closed_at <= t.sla_deadline
-        )
+        met = sum(1 for t in day_tasks if t.closed_at is not None and t.closed_at <= t.sla_deadline)
         with_outcome = [outcome_of[c.id] for c in day_calls if c.id in outcome_of]
         points.append(
             DayPoint(
-                day, len(day_calls), answered, level, len(day_tasks), met,
+                day,
+                len(day_calls),
+                answered,
+                level,
+                len(day_tasks),
+                met,
                 percentile([v for at, v in speeds if start <= at < end], 50),
                 sum(with_outcome) / len(with_outcome) if with_outcome else None,
             )

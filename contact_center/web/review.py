@@ -72,8 +72,13 @@ def outcome_of(session: Session, call_id: int) -> CallOutcome | None:
 
 
 def review_view(
-    session: Session, practice_id: int, call: Call, reader: Reader, now: datetime,
-    *, can_review: bool,
+    session: Session,
+    practice_id: int,
+    call: Call,
+    reader: Reader,
+    now: datetime,
+    *,
+    can_review: bool,
 ) -> ReviewView:
     """The scorecard results (with this reviewer's overrides), transcript and audio of a call.
 
@@ -93,8 +98,13 @@ def review_view(
                 for t in read.turns
             ]
         view.audio = [
-            {"id": r.id, "channels": r.channels, "duration_s": r.duration_s,
-             "source": r.source.value, "stored": r.stored_path is not None}
+            {
+                "id": r.id,
+                "channels": r.channels,
+                "duration_s": r.duration_s,
+                "source": r.source.value,
+                "stored": r.stored_path is not None,
+            }
             for r in queries.recordings_of(session, practice_id, call.id)
         ]
     score = score_of(session, call.id)
@@ -110,9 +120,7 @@ def review_view(
                 Review.call_score_id == score.id, Review.reviewer_id == reader.user_id
             )
         ).first()
-    overrides = (
-        {o.criterion_id: o.met for o in mine.overrides} if mine is not None else {}
-    )
+    overrides = {o.criterion_id: o.met for o in mine.overrides} if mine is not None else {}
     if mine is not None:
         view.comment, view.finalized_at = mine.comment, mine.finalized_at
     rows = session.execute(
@@ -130,9 +138,14 @@ def review_view(
         overridden = criterion.id in overrides
         view.criteria.append(
             CriterionRow(
-                criterion.key, criterion.label, criterion.weight, automatic,
-                overrides[criterion.id] if overridden else automatic, overridden,
-                list(result.evidence) if result is not None else [], criterion.compliance,
+                criterion.key,
+                criterion.label,
+                criterion.weight,
+                automatic,
+                overrides[criterion.id] if overridden else automatic,
+                overridden,
+                list(result.evidence) if result is not None else [],
+                criterion.compliance,
             )
         )
     return view
@@ -147,8 +160,14 @@ def _score_in_practice(session: Session, practice_id: int, call_id: int) -> Call
 
 
 def override(
-    session: Session, practice_id: int, call_id: int, reviewer_id: int, key: str, met: bool,
-    note: str | None, now: datetime,
+    session: Session,
+    practice_id: int,
+    call_id: int,
+    reviewer_id: int,
+    key: str,
+    met: bool,
+    note: str | None,
+    now: datetime,
 ) -> None:
     score = _score_in_practice(session, practice_id, call_id)
     qa_review.set_result(session, score.id, reviewer_id, key, met, now, comment=note)

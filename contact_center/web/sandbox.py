@@ -54,7 +54,9 @@ def simulator() -> TwilioSimulator:
     settings = app_settings()
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return TwilioSimulator(
-        settings.public_base_url, settings.twilio_auth_token, settings.twilio_account_sid,
+        settings.public_base_url,
+        settings.twilio_auth_token,
+        settings.twilio_account_sid,
         _transport(app),
     )
 
@@ -204,8 +206,14 @@ def text_practice(practice_id: int) -> Response | tuple[Response, int]:
         number = queries.practice(s, practice_id).phone_number
     sim = simulator()
     form = {
-        "MessageSid": new_sid("SM"), "SmsSid": "", "AccountSid": sim.account_sid,
-        "From": sender, "To": number, "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01",
+        "MessageSid": new_sid("SM"),
+        "SmsSid": "",
+        "AccountSid": sim.account_sid,
+        "From": sender,
+        "To": number,
+        "Body": body,
+        "NumMedia": "0",
+        "ApiVersion": "2010-04-01",
     }
     form["SmsSid"] = form["MessageSid"]
     status, reply = sim.post(SMS_WEBHOOK, form)
@@ -230,9 +238,16 @@ def rest_requests(practice_id: int) -> Response:
         number = queries.practice(s, practice_id).phone_number
         rows = s.scalars(select(TwilioRequest).order_by(TwilioRequest.id.desc()).limit(300))
         mine = [
-            {"id": r.id, "method": r.method, "url": r.url.split("api.twilio.com", 1)[-1],
-             "form": r.form, "sid": r.response_sid, "at": r.created_at.isoformat()}
-            for r in rows if number in {str(v) for v in (r.form or {}).values()}
+            {
+                "id": r.id,
+                "method": r.method,
+                "url": r.url.split("api.twilio.com", 1)[-1],
+                "form": r.form,
+                "sid": r.response_sid,
+                "at": r.created_at.isoformat(),
+            }
+            for r in rows
+            if number in {str(v) for v in (r.form or {}).values()}
         ][:50]
     return jsonify(requests=mine)
 
@@ -255,8 +270,13 @@ def _ring_later(recorded: RecordedRequest) -> None:
         return
     form = {k: str(v) for k, v in recorded.form.items()}
     enqueue(
-        current_settings(), ring_softphone, recorded.response_sid, form, queue=REALTIME,
-        job_id=f"sandbox-ring-{recorded.response_sid}", retries=0,
+        current_settings(),
+        ring_softphone,
+        recorded.response_sid,
+        form,
+        queue=REALTIME,
+        job_id=f"sandbox-ring-{recorded.response_sid}",
+        retries=0,
     )
 
 
@@ -273,13 +293,23 @@ def ring_softphone(call_sid: str, form: dict[str, str]) -> None:
         return
     timeout = int(form.get("Timeout", "20") or 20)
     call = player().ring_leg(
-        practice_id, call_sid, form.get("From", ""), form["To"].removeprefix("client:"),
-        form["Url"], form.get("StatusCallback", ""), timeout,
+        practice_id,
+        call_sid,
+        form.get("From", ""),
+        form["To"].removeprefix("client:"),
+        form["Url"],
+        form.get("StatusCallback", ""),
+        timeout,
     )
     if call is not None:
         enqueue_at(
-            current_settings(), clock.now() + timedelta(seconds=timeout), ring_timed_out,
-            practice_id, call_sid, queue=REALTIME, job_id=f"sandbox-ring-timeout-{call_sid}",
+            current_settings(),
+            clock.now() + timedelta(seconds=timeout),
+            ring_timed_out,
+            practice_id,
+            call_sid,
+            queue=REALTIME,
+            job_id=f"sandbox-ring-timeout-{call_sid}",
         )
 
 

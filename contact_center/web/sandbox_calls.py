@@ -108,14 +108,17 @@ class SandboxPlayer:
             self._save(call)
         return call
 
-    def place(
-        self, practice_id: int, user_id: int, identity: str, task_id: int
-    ) -> SandboxCall:
+    def place(self, practice_id: int, user_id: int, identity: str, task_id: int) -> SandboxCall:
         """A coordinator's softphone calls a callback task's patient through the TwiML App;
         the sandbox patient answers at once. Ends at once when the product refuses."""
         call = SandboxCall(
-            new_sid("CA"), practice_id, user_id, f"client:{identity}", "",
-            outgoing=True, status_callback=CLIENT_STATUS_PATH,
+            new_sid("CA"),
+            practice_id,
+            user_id,
+            f"client:{identity}",
+            "",
+            outgoing=True,
+            status_callback=CLIENT_STATUS_PATH,
         )
         with self._locked(call.call_sid):
             self._follow(call, CLIENT_VOICE_PATH, {"CallbackTaskId": str(task_id)})
@@ -138,18 +141,37 @@ class SandboxPlayer:
         if user_id is None:
             return None
         call = SandboxCall(
-            call_sid, practice_id, user_id, from_number, f"client:{identity}", state="ringing",
-            outgoing=True, status_callback=status_callback,
+            call_sid,
+            practice_id,
+            user_id,
+            from_number,
+            f"client:{identity}",
+            state="ringing",
+            outgoing=True,
+            status_callback=status_callback,
         )
-        call.dial = {"identity": identity, "user_id": user_id, "child_sid": call_sid,
-                     "timeout": timeout, "answer_url": url}
+        call.dial = {
+            "identity": identity,
+            "user_id": user_id,
+            "child_sid": call_sid,
+            "timeout": timeout,
+            "answer_url": url,
+        }
         with self._locked(call_sid):
             self._post(call, status_callback, {"CallStatus": "ringing"})
             call.say("system", f"ringing {identity}")
-            self.publish(user_id, "sandbox.incoming", {
-                "call_sid": call_sid, "child_sid": call_sid, "practice_id": practice_id,
-                "from": from_number, "to": call.to_number, "timeout": timeout,
-            })
+            self.publish(
+                user_id,
+                "sandbox.incoming",
+                {
+                    "call_sid": call_sid,
+                    "child_sid": call_sid,
+                    "practice_id": practice_id,
+                    "from": from_number,
+                    "to": call.to_number,
+                    "timeout": timeout,
+                },
+            )
             self._save(call)
         return call
 
@@ -214,8 +236,9 @@ class SandboxPlayer:
             elif call.state != "ended":
                 if call.state == "ringing" and call.dial:
                     self._leg(call, "canceled")
-                    self.publish(call.dial["user_id"], "sandbox.cancel",
-                                 {"call_sid": call.call_sid})
+                    self.publish(
+                        call.dial["user_id"], "sandbox.cancel", {"call_sid": call.call_sid}
+                    )
                 call.say("system", "caller hung up")
                 self._end(call)
             self._save(call)
@@ -278,9 +301,15 @@ class SandboxPlayer:
         self._leg(call, status)
         call.dial, call.state = None, "ivr"
         call.say("system", f"{dial['identity']} did not answer ({status})")
-        self._follow(call, dial["action"], {
-            "DialCallStatus": status, "DialCallSid": dial["child_sid"], "DialCallDuration": "0",
-        })
+        self._follow(
+            call,
+            dial["action"],
+            {
+                "DialCallStatus": status,
+                "DialCallSid": dial["child_sid"],
+                "DialCallDuration": "0",
+            },
+        )
 
     def hang_up_agent(self, practice_id: int, user_id: int, call_sid: str) -> SandboxCall:
         with self._locked(call_sid):
@@ -323,9 +352,14 @@ class SandboxPlayer:
 
     def _base_form(self, call: SandboxCall) -> dict[str, str]:
         return {
-            "CallSid": call.call_sid, "AccountSid": self.sim.account_sid,
-            "From": call.from_number, "To": call.to_number, "Caller": call.from_number,
-            "Called": call.to_number, "Direction": "inbound", "ApiVersion": "2010-04-01",
+            "CallSid": call.call_sid,
+            "AccountSid": self.sim.account_sid,
+            "From": call.from_number,
+            "To": call.to_number,
+            "Caller": call.from_number,
+            "Called": call.to_number,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
         }
 
     def _post(self, call: SandboxCall, url: str, extra: dict[str, str]) -> tuple[int, str]:
@@ -362,7 +396,7 @@ class SandboxPlayer:
     def _run(self, call: SandboxCall, verbs: list[ET.Element]) -> tuple[str, dict[str, str]] | None:
         """Play verbs until one needs a person (None) or the TwiML moves on (url, form)."""
         for index, verb in enumerate(verbs):
-            rest = _rest(verbs[index + 1:])
+            rest = _rest(verbs[index + 1 :])
             if verb.tag == "Say":
                 call.say("ivr", (verb.text or "").strip())
             elif verb.tag == "Play":
@@ -378,17 +412,22 @@ class SandboxPlayer:
                         call.say("ivr", (child.text or "").strip())
                 call.state = "gather"
                 call.gather = {
-                    "action": verb.get("action", ""), "num_digits": int(verb.get("numDigits", "1")),
+                    "action": verb.get("action", ""),
+                    "num_digits": int(verb.get("numDigits", "1")),
                     "timeout": int(verb.get("timeout", "5")),
-                    "on_empty": verb.get("actionOnEmptyResult") == "true", "rest": rest,
+                    "on_empty": verb.get("actionOnEmptyResult") == "true",
+                    "rest": rest,
                 }
                 return None
             elif verb.tag == "Dial":
                 return self._ring(call, verb)
             elif verb.tag == "Record":
                 call.state = "voicemail"
-                call.record = {"action": verb.get("action", ""),
-                               "callback": verb.get("recordingStatusCallback"), "rest": rest}
+                call.record = {
+                    "action": verb.get("action", ""),
+                    "callback": verb.get("recordingStatusCallback"),
+                    "rest": rest,
+                }
                 return None
             elif verb.tag != "Pause":
                 call.say("system", f"the sandbox does not play <{verb.tag}> yet")
@@ -401,8 +440,11 @@ class SandboxPlayer:
             call.to_number = (number.text or "").strip()
             call.state = "connected"
             call.dial = {
-                "action": verb.get("action", ""), "number": call.to_number,
-                "user_id": call.owner_id, "child_sid": new_sid("CA"), "answered_at": time.time(),
+                "action": verb.get("action", ""),
+                "number": call.to_number,
+                "user_id": call.owner_id,
+                "child_sid": new_sid("CA"),
+                "answered_at": time.time(),
             }
             call.say("system", f"calling {call.to_number}; the patient answers")
             return None
@@ -412,30 +454,48 @@ class SandboxPlayer:
         user_id = self.users(identity) if identity else None
         if client is None or user_id is None:
             call.say("system", "the sandbox rings only softphones (<Client>)")
-            return action, {"DialCallStatus": "failed", "DialCallSid": new_sid("CA"),
-                            "DialCallDuration": "0"}
+            return action, {
+                "DialCallStatus": "failed",
+                "DialCallSid": new_sid("CA"),
+                "DialCallDuration": "0",
+            }
         call.state = "ringing"
         call.dial = {
-            "action": action, "identity": identity, "user_id": user_id,
-            "child_sid": new_sid("CA"), "timeout": int(verb.get("timeout", "20")),
-            "whisper_url": client.get("url"), "status_callback": client.get("statusCallback"),
+            "action": action,
+            "identity": identity,
+            "user_id": user_id,
+            "child_sid": new_sid("CA"),
+            "timeout": int(verb.get("timeout", "20")),
+            "whisper_url": client.get("url"),
+            "status_callback": client.get("statusCallback"),
             "record": verb.get("record", "do-not-record") != "do-not-record",
             "recording_callback": verb.get("recordingStatusCallback"),
         }
         for status in ("initiated", "ringing"):
             self._leg(call, status)
         call.say("system", f"ringing {identity}")
-        self.publish(user_id, "sandbox.incoming", {
-            "call_sid": call.call_sid, "child_sid": call.dial["child_sid"],
-            "practice_id": call.practice_id, "from": call.from_number, "to": call.to_number,
-            "timeout": call.dial["timeout"],
-        })
+        self.publish(
+            user_id,
+            "sandbox.incoming",
+            {
+                "call_sid": call.call_sid,
+                "child_sid": call.dial["child_sid"],
+                "practice_id": call.practice_id,
+                "from": call.from_number,
+                "to": call.to_number,
+                "timeout": call.dial["timeout"],
+            },
+        )
         return None
 
     def _leg_form(self, call: SandboxCall, status: str) -> dict[str, str]:
         assert call.dial is not None
-        return {"CallSid": call.dial["child_sid"], "ParentCallSid": call.call_sid,
-                "To": f"client:{call.dial['identity']}", "CallStatus": status}
+        return {
+            "CallSid": call.dial["child_sid"],
+            "ParentCallSid": call.call_sid,
+            "To": f"client:{call.dial['identity']}",
+            "CallStatus": status,
+        }
 
     def _leg(self, call: SandboxCall, status: str, **extra: str) -> None:
         if call.dial and call.dial.get("status_callback"):
@@ -453,8 +513,10 @@ class SandboxPlayer:
                 "RecordingSid": rec_sid,
                 "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/"
                 f"{self.sim.account_sid}/Recordings/{rec_sid}",
-                "RecordingDuration": str(seconds), "RecordingStatus": "completed",
-                "RecordingChannels": "2", "RecordingSource": "DialVerb",
+                "RecordingDuration": str(seconds),
+                "RecordingStatus": "completed",
+                "RecordingChannels": "2",
+                "RecordingSource": "DialVerb",
             }
             if dial.get("recording_callback"):
                 self._post(call, dial["recording_callback"], rec)
@@ -464,10 +526,15 @@ class SandboxPlayer:
         if by == "caller":
             self._end(call)
             return
-        self._follow(call, dial["action"], {
-            "DialCallStatus": "completed", "DialCallSid": dial["child_sid"],
-            "DialCallDuration": str(seconds),
-        })
+        self._follow(
+            call,
+            dial["action"],
+            {
+                "DialCallStatus": "completed",
+                "DialCallSid": dial["child_sid"],
+                "DialCallDuration": str(seconds),
+            },
+        )
 
     def _outgoing_ended(self, call: SandboxCall) -> None:
         """The coordinator hung up a click-to-dial call: the patient leg's Dial action, then
@@ -476,10 +543,16 @@ class SandboxPlayer:
         assert dial is not None
         seconds = max(1, int(time.time() - dial["answered_at"]))
         call.say("system", f"coordinator hung up after {seconds} s")
-        self._post(call, dial["action"], {
-            "CallStatus": "completed", "DialCallStatus": "completed",
-            "DialCallSid": dial["child_sid"], "DialCallDuration": str(seconds),
-        })
+        self._post(
+            call,
+            dial["action"],
+            {
+                "CallStatus": "completed",
+                "DialCallStatus": "completed",
+                "DialCallSid": dial["child_sid"],
+                "DialCallDuration": str(seconds),
+            },
+        )
         call.dial, call.held = None, False
         self._end(call)
 
@@ -488,8 +561,9 @@ class SandboxPlayer:
             return
         call.state, call.gather, call.record = "ended", None, None
         duration = max(1, int(time.time() - call.started_at))
-        self._post(call, call.status_callback, {"CallStatus": "completed",
-                                                "CallDuration": str(duration)})
+        self._post(
+            call, call.status_callback, {"CallStatus": "completed", "CallDuration": str(duration)}
+        )
         call.say("system", "call ended")
 
 

@@ -17,10 +17,21 @@ def run(app: Flask, *args: str) -> tuple[int, str]:
 
 
 def test_practice_create_list_and_coordinators(app: Flask, session: Session) -> None:
-    code, out = run(app, "practice", "create", "--name", "Lumen Dermatology",
-                    "--number", "(212) 555-0188", "--timezone", "America/New_York",
-                    "--hours", "mon-fri 08:00-17:00, sat 09:00-12:00",
-                    "--consent-mode", "one_party")
+    code, out = run(
+        app,
+        "practice",
+        "create",
+        "--name",
+        "Lumen Dermatology",
+        "--number",
+        "(212) 555-0188",
+        "--timezone",
+        "America/New_York",
+        "--hours",
+        "mon-fri 08:00-17:00, sat 09:00-12:00",
+        "--consent-mode",
+        "one_party",
+    )
     assert code == 0, out
     practice = session.scalars(select(Practice).where(Practice.name == "Lumen Dermatology")).one()
     assert practice.phone_number == "+12125550188"
@@ -30,8 +41,17 @@ def test_practice_create_list_and_coordinators(app: Flask, session: Session) -> 
     code, out = run(app, "practice", "list")
     assert code == 0 and "Lumen Dermatology\t+12125550188\tAmerica/New_York\tone_party" in out
 
-    code, out = run(app, "coordinator", "create", "--practice", "Lumen Dermatology",
-                    "--name", "Chloe Park", "--identity", "chloe")
+    code, out = run(
+        app,
+        "coordinator",
+        "create",
+        "--practice",
+        "Lumen Dermatology",
+        "--name",
+        "Chloe Park",
+        "--identity",
+        "chloe",
+    )
     assert code == 0, out
     user = session.scalars(select(User).where(User.identity == "chloe")).one()
     membership = session.scalars(select(Membership).where(Membership.user_id == user.id)).one()
@@ -56,8 +76,12 @@ def test_practice_create_list_and_coordinators(app: Flask, session: Session) -> 
 def test_bad_arguments_get_one_line_and_exit_2_writing_nothing(
     app: Flask, session: Session, args: list[str], message: str
 ) -> None:
-    base = {"--name": "Bad Practice", "--number": "+13105550177",
-            "--timezone": "America/Los_Angeles", "--hours": "mon-fri 09:00-17:00"}
+    base = {
+        "--name": "Bad Practice",
+        "--number": "+13105550177",
+        "--timezone": "America/Los_Angeles",
+        "--hours": "mon-fri 09:00-17:00",
+    }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     code, out = run(app, "practice", "create", *[x for kv in base.items() for x in kv])
     assert code == 2
@@ -66,8 +90,9 @@ def test_bad_arguments_get_one_line_and_exit_2_writing_nothing(
 
 
 def test_coordinator_errors(app: Flask, session: Session) -> None:
-    code, out = run(app, "coordinator", "create", "--practice", "Nowhere", "--name", "X",
-                    "--identity", "x")
+    code, out = run(
+        app, "coordinator", "create", "--practice", "Nowhere", "--name", "X", "--identity", "x"
+    )
     assert (code, out.strip()) == (2, "error: no practice named 'Nowhere'")
     code, out = run(app, "coordinator", "presence", "ghost", "available")
     assert (code, out.strip()) == (2, "error: no coordinator with identity 'ghost'")
@@ -78,7 +103,8 @@ def test_coordinator_errors(app: Flask, session: Session) -> None:
 def test_seed_demo_is_idempotent(app: Flask, session: Session) -> None:
     assert run(app, "seed-demo") == (0, "demo practice created: Glow Aesthetics +14155550100\n")
     assert run(app, "seed-demo") == (
-        0, "demo practice already present: Glow Aesthetics +14155550100\n"
+        0,
+        "demo practice already present: Glow Aesthetics +14155550100\n",
     )
     assert session.scalar(select(func.count()).select_from(Practice)) == 1
     # Two coordinators, plus the demo's QA lead and admin logins.

@@ -23,8 +23,17 @@ def test_hours_parse_describe_and_round_trip() -> None:
     assert split.describe() == "Monday, 9 AM to 12 PM and 1:30 PM to 5 PM"
 
 
-@pytest.mark.parametrize("spec", ["", "mon-fri 9-5", "fri-mon 09:00-17:00", "mon 18:00-09:00",
-                                  "xyz 09:00-10:00", "mon 25:00-26:00"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "",
+        "mon-fri 9-5",
+        "fri-mon 09:00-17:00",
+        "mon 18:00-09:00",
+        "xyz 09:00-10:00",
+        "mon 25:00-26:00",
+    ],
+)
 def test_malformed_hours_are_refused(spec: str) -> None:
     with pytest.raises(InvalidInput):
         OpeningHours.parse(spec)

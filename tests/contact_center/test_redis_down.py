@@ -32,8 +32,9 @@ def test_missed_call_with_redis_down_is_texted_back_by_the_reconciler(
     session: Session, app_without_redis: Flask, redis: Redis, settings: Settings
 ) -> None:
     practice = make_practice(session)  # no coordinators: the call goes to voicemail, unanswered
-    twilio = TwilioSimulator(BASE_URL, AUTH_TOKEN, ACCOUNT_SID,
-                             flask_transport(app_without_redis.test_client()))
+    twilio = TwilioSimulator(
+        BASE_URL, AUTH_TOKEN, ACCOUNT_SID, flask_transport(app_without_redis.test_client())
+    )
     sim = twilio.call("+13105550142", practice.phone_number, Caller(voicemail_seconds=[6]))
     assert sim.errors == []  # every webhook, the final status callback included, answered 200
     assert drain_queues(redis) == 0  # nothing reached Redis

@@ -26,8 +26,14 @@ def test_development_defaults_are_embedded_and_sandboxed(tmp_path: Path) -> None
 
 def test_production_names_every_missing_setting_at_once(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as error:
-        Settings.from_env({"APP_ENV": "production", "VAR_DIR": str(tmp_path),
-                           "DATABASE_URL": "postgresql+psycopg://db/cc", "SECRET_KEY": " "})
+        Settings.from_env(
+            {
+                "APP_ENV": "production",
+                "VAR_DIR": str(tmp_path),
+                "DATABASE_URL": "postgresql+psycopg://db/cc",
+                "SECRET_KEY": " ",
+            }
+        )
     assert str(error.value) == (
         "missing required settings for production: REDIS_URL, TWILIO_ACCOUNT_SID, "
         "TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, SECRET_KEY, RECORDINGS_KEY"
@@ -35,14 +41,21 @@ def test_production_names_every_missing_setting_at_once(tmp_path: Path) -> None:
 
 
 def test_production_with_everything_is_live_twilio(tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        "APP_ENV": "production", "VAR_DIR": str(tmp_path),
-        "DATABASE_URL": "postgresql+psycopg://db/cc", "REDIS_URL": "redis://r:6379/0",
-        "TWILIO_ACCOUNT_SID": "AC" + "2" * 32, "TWILIO_AUTH_TOKEN": "tok",
-        "PUBLIC_BASE_URL": "https://cc.example.com/", "SECRET_KEY": "s3cret",
-        "VOSK_MODEL_PATH": "/models/vosk-en", "RECORDINGS_DIR": "/data/rec",
-        "RECORDINGS_KEY": "ab" * 32,
-    })
+    settings = Settings.from_env(
+        {
+            "APP_ENV": "production",
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql+psycopg://db/cc",
+            "REDIS_URL": "redis://r:6379/0",
+            "TWILIO_ACCOUNT_SID": "AC" + "2" * 32,
+            "TWILIO_AUTH_TOKEN": "tok",
+            "PUBLIC_BASE_URL": "https://cc.example.com/",
+            "SECRET_KEY": "s3cret",
+            "VOSK_MODEL_PATH": "/models/vosk-en",
+            "RECORDINGS_DIR": "/data/rec",
+            "RECORDINGS_KEY": "ab" * 32,
+        }
+    )
     assert settings.sandbox is False and settings.is_production
     assert settings.public_base_url == "https://cc.example.com"
     assert settings.vosk_model_path == "/models/vosk-en"

@@ -21,12 +21,17 @@ def test_every_request_the_adapter_makes_is_one_twilio_accepts(
 ) -> None:
     adapter = TwilioAdapter(settings)
     call_sid = adapter.create_call(
-        to="client:ava", from_="+14155550100", url="/twilio/voice/outbound?task=1",
-        status_callback="/twilio/voice/status", timeout=25,
+        to="client:ava",
+        from_="+14155550100",
+        url="/twilio/voice/outbound?task=1",
+        status_callback="/twilio/voice/status",
+        timeout=25,
     )
     adapter.redirect_call(call_sid, "/twilio/voice/queue-redirect?to=ava")
     message_sid = adapter.send_message(
-        to="+13105550142", from_="+14155550100", body="Hello from Glow Aesthetics",
+        to="+13105550142",
+        from_="+14155550100",
+        body="Hello from Glow Aesthetics",
         status_callback="/twilio/sms/status",
     )
     adapter.delete_recording("RE" + "a" * 32)
@@ -54,15 +59,20 @@ def test_the_openapi_check_catches_what_twilio_would_reject() -> None:
     assert problems("POST", base + "/Calls.json", {"To": "+1", "Url": "https://x"}) == [
         "/2010-04-01/Accounts/{AccountSid}/Calls.json: required field From missing"
     ]
-    assert problems("POST", base + "/Calls.json",
-                    {"To": "a", "From": "b", "Url": "https://x", "Timeout": "soon"})
+    assert problems(
+        "POST",
+        base + "/Calls.json",
+        {"To": "a", "From": "b", "Url": "https://x", "Timeout": "soon"},
+    )
     assert problems("POST", base + "/Calls.json", {"To": "a", "From": "b"}) == [
         "/2010-04-01/Accounts/{AccountSid}/Calls.json:"
         " one of Url, Twiml, ApplicationSid is required"
     ]
-    assert problems("POST", base + "/Calls.json",
-                    {"To": "a", "From": "b", "Url": "https://x", "Method": "PUT"})
-    assert problems("POST", base + "/Calls.json",
-                    {"To": "a", "From": "b", "Url": "https://x", "Colour": "red"})
+    assert problems(
+        "POST", base + "/Calls.json", {"To": "a", "From": "b", "Url": "https://x", "Method": "PUT"}
+    )
+    assert problems(
+        "POST", base + "/Calls.json", {"To": "a", "From": "b", "Url": "https://x", "Colour": "red"}
+    )
     assert problems("POST", base + "/Nonsense.json", {})
     assert problems("POST", "https://evil.example/2010-04-01/Calls.json", {})

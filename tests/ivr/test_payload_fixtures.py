@@ -32,12 +32,16 @@ def test_a_whole_call_from_recorded_payloads(session: Session, twilio: TwilioSim
     status, body = twilio.post("/twilio/voice/consent", payload("voice_gather_speech", number))
     assert status == 200 and "This call will be recorded." in body
     status, body = twilio.post(
-        "/twilio/voice/menu?attempt=1", {**payload("voice_gather_speech", number),
-                                         "SpeechResult": "I'd like a new consultation"}
+        "/twilio/voice/menu?attempt=1",
+        {**payload("voice_gather_speech", number), "SpeechResult": "I'd like a new consultation"},
     )
     assert status == 200 and "<Client" in body and ">ava</Client>" in body
-    assert twilio.post("/twilio/recordings/status?source=call",
-                       payload("recording_completed", number))[0] == 200
+    assert (
+        twilio.post(
+            "/twilio/recordings/status?source=call", payload("recording_completed", number)
+        )[0]
+        == 200
+    )
     assert twilio.post("/twilio/voice/status", payload("voice_status_completed", number))[0] == 200
 
     call = session.scalars(select(Call)).one()
@@ -45,9 +49,13 @@ def test_a_whole_call_from_recorded_payloads(session: Session, twilio: TwilioSim
     assert call.status is CallStatus.COMPLETED and call.duration_s == 94
     consent = session.scalars(select(ConsentRecord)).one()
     assert (consent.granted, consent.speech, round(consent.confidence or 0, 3)) == (
-        True, "Yes, that's fine.", 0.886,
+        True,
+        "Yes, that's fine.",
+        0.886,
     )
     recording = session.scalars(select(Recording)).one()
     assert (recording.recording_sid, recording.channels, recording.duration_s) == (
-        "RE0a1b2c3d4e5f60718293a4b5c6d7e8f9", 2, 88,
+        "RE0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        2,
+        88,
     )

@@ -13,13 +13,16 @@ from transcription.turns import Turn
 
 
 def turn(speaker: str, start: float, text: str, step: float = 0.4) -> Turn:
-    words = tuple(Word(w, round(start + i * step, 2), round(start + (i + 1) * step, 2), 0.9)
-                  for i, w in enumerate(text.split()))
+    words = tuple(
+        Word(w, round(start + i * step, 2), round(start + (i + 1) * step, 2), 0.9)
+        for i, w in enumerate(text.split())
+    )
     return Turn(speaker, start, words[-1].end_s, text, words)
 
 
-CONTEXT = CallContext(practice="Park Avenue Skin Center", coordinator="Emily Stone",
-                      patient="Karen")
+CONTEXT = CallContext(
+    practice="Park Avenue Skin Center", coordinator="Emily Stone", patient="Karen"
+)
 
 GOOD_CALL: Sequence[Turn] = (
     turn("coordinator", 0.7, "good morning welcome to park avenue can't enter my name is emily"),
@@ -29,8 +32,11 @@ GOOD_CALL: Sequence[Turn] = (
     turn("coordinator", 19.0, "the complication take about thirty minutes"),
     turn("coordinator", 23.0, "i have an opening on monday and ten in the morning"),
     turn("patient", 28.0, "monday works for me"),
-    turn("coordinator", 31.0, "please bring your photo id we look forward to seeing you "
-                              "have a great day"),
+    turn(
+        "coordinator",
+        31.0,
+        "please bring your photo id we look forward to seeing you have a great day",
+    ),
 )
 
 
@@ -42,10 +48,17 @@ def test_default_scorecard_on_a_good_call_with_recognizer_slips() -> None:
     judged = score_call(DEFAULT_CRITERIA, GOOD_CALL, CONTEXT)
     met = {j.key: j.met for j in judged.judgements}
     assert met == {
-        "greeting_practice": True, "coordinator_name": True, "patient_name": True,
-        "recording_disclosure": False, "asked_goal": True, "offered_time": True,
-        "next_steps": True, "set_expectations": True, "no_clinical_advice": True,
-        "no_pressure": True, "warm_close": True,
+        "greeting_practice": True,
+        "coordinator_name": True,
+        "patient_name": True,
+        "recording_disclosure": False,
+        "asked_goal": True,
+        "offered_time": True,
+        "next_steps": True,
+        "set_expectations": True,
+        "no_clinical_advice": True,
+        "no_pressure": True,
+        "warm_close": True,
     }
     assert judged.score == 95.0 and judged.compliance_flag is False
     greeting = next(j for j in judged.judgements if j.key == "greeting_practice")
@@ -59,8 +72,12 @@ def test_default_scorecard_on_a_good_call_with_recognizer_slips() -> None:
 
 def test_speaker_and_time_window_are_respected() -> None:
     # The patient saying the coordinator's lines does not earn the coordinator the criterion.
-    swapped = [turn("patient", t.start_s, t.text) if t.speaker == "coordinator"
-               else turn("coordinator", t.start_s, t.text) for t in GOOD_CALL]
+    swapped = [
+        turn("patient", t.start_s, t.text)
+        if t.speaker == "coordinator"
+        else turn("coordinator", t.start_s, t.text)
+        for t in GOOD_CALL
+    ]
     assert results(swapped)["asked_goal"] is False
     # A greeting after the first 30 seconds is too late.
     late = [turn("coordinator", 45.0, "welcome to park avenue skin center")]
@@ -72,23 +89,29 @@ def test_clinical_advice_raises_the_compliance_flag_with_evidence() -> None:
     call = [*GOOD_CALL, turn("coordinator", 40.0, "you should take ibuprofen before you come in")]
     judged = score_call(DEFAULT_CRITERIA, call, CONTEXT)
     advice = next(j for j in judged.judgements if j.key == "no_clinical_advice")
-    assert advice.met is False and judged.compliance_flag and judged.flagged == (
-        "no_clinical_advice",)
+    assert (
+        advice.met is False and judged.compliance_flag and judged.flagged == ("no_clinical_advice",)
+    )
     assert {(e.speaker, e.text, e.start_s) for e in advice.evidence} == {
-        ("coordinator", "you should take", 40.0), ("coordinator", "ibuprofen", 41.2)}
+        ("coordinator", "you should take", 40.0),
+        ("coordinator", "ibuprofen", 41.2),
+    }
     # The patient asking about ibuprofen is not advice.
     asked = [*GOOD_CALL, turn("patient", 40.0, "should i take ibuprofen")]
     assert score_call(DEFAULT_CRITERIA, asked, CONTEXT).compliance_flag is False
 
 
 def test_absent_criteria_need_an_exact_match_but_present_ones_forgive_one_slip() -> None:
-    pressure = CriterionSpec("no_pressure", "No pressure", 5, expect="absent",
-                             phrases=("this offer is for today only",))
+    pressure = CriterionSpec(
+        "no_pressure", "No pressure", 5, expect="absent", phrases=("this offer is for today only",)
+    )
     slipped = [turn("coordinator", 1.0, "this offer is for to day only")]
     assert judge(pressure, slipped, CONTEXT).met is True
     close = CriterionSpec("close", "Close", 5, phrases=("we look forward to seeing you",))
-    assert judge(close, [turn("coordinator", 1.0, "we'll look forward to seeing you")],
-                 CONTEXT).met is True
+    assert (
+        judge(close, [turn("coordinator", 1.0, "we'll look forward to seeing you")], CONTEXT).met
+        is True
+    )
     assert judge(close, [turn("coordinator", 1.0, "we look at seeing")], CONTEXT).met is False
 
 
@@ -101,12 +124,15 @@ def test_unknown_names_and_manual_criteria_are_left_to_the_reviewer() -> None:
     assert judge(manual, GOOD_CALL, CONTEXT).met is None
 
 
-@pytest.mark.parametrize("spec", [
-    CriterionSpec("x", "X", 0),
-    CriterionSpec("x", "X", 1, speaker="nurse"),
-    CriterionSpec("x", "X", 1, patterns=("(unclosed",)),
-    CriterionSpec("x", "X", 1, within_s=-5),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        CriterionSpec("x", "X", 0),
+        CriterionSpec("x", "X", 1, speaker="nurse"),
+        CriterionSpec("x", "X", 1, patterns=("(unclosed",)),
+        CriterionSpec("x", "X", 1, within_s=-5),
+    ],
+)
 def test_bad_criteria_are_refused(spec: CriterionSpec) -> None:
     from contact_center.errors import InvalidInput
     from qa.scorecards import _check

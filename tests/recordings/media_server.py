@@ -66,8 +66,9 @@ class MediaStandIn:
 
 
 def _handler(state: MediaStandIn) -> type[BaseHTTPRequestHandler]:
-    expected = "Basic " + base64.b64encode(
-        f"{state.account_sid}:{state.auth_token}".encode()).decode()
+    expected = (
+        "Basic " + base64.b64encode(f"{state.account_sid}:{state.auth_token}".encode()).decode()
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002

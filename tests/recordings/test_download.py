@@ -36,9 +36,14 @@ TWILIO_MEDIA = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Record
 @pytest.fixture
 def media(client: object, tmp_path: Path) -> Iterator[MediaStandIn]:
     """The stand-in for Twilio's host, with the worker's settings pointed at it."""
-    with serving(ACCOUNT_SID, AUTH_TOKEN) as state, installed(
-        twilio_api_base=state.base, recordings_key=KEY, recordings_dir=tmp_path / "rec",
-        recording_max_bytes=64 * 1024,
+    with (
+        serving(ACCOUNT_SID, AUTH_TOKEN) as state,
+        installed(
+            twilio_api_base=state.base,
+            recordings_key=KEY,
+            recordings_dir=tmp_path / "rec",
+            recording_max_bytes=64 * 1024,
+        ),
     ):
         yield state
 
@@ -51,8 +56,9 @@ def run_queue(redis: Redis, name: str = DEFAULT) -> None:
 def consented_call(session: Session, twilio: TwilioSimulator) -> tuple[str, str]:
     practice = make_practice(session)
     make_coordinator(session, practice)
-    sim = twilio.call(PATIENT, practice.phone_number,
-                      Caller(answers=[Answer(digits="1")], dials=[DialPlan()]))
+    sim = twilio.call(
+        PATIENT, practice.phone_number, Caller(answers=[Answer(digits="1")], dials=[DialPlan()])
+    )
     return sim.call_sid, sim.recordings[0]["RecordingSid"]
 
 
@@ -95,11 +101,16 @@ def test_no_consent_means_no_download(
     media.default_media = tone_wav(0.5)
     practice = make_practice(session)
     make_coordinator(session, practice)
-    sim = twilio.call(PATIENT, practice.phone_number,
-                      Caller(answers=[Answer(digits="2")], dials=[DialPlan()]))
+    sim = twilio.call(
+        PATIENT, practice.phone_number, Caller(answers=[Answer(digits="2")], dials=[DialPlan()])
+    )
     rogue = new_sid("RE")
-    assert twilio.post("/twilio/recordings/status?source=call",
-                       recording_form(twilio, sim.call_sid, rogue))[0] == 200
+    assert (
+        twilio.post(
+            "/twilio/recordings/status?source=call", recording_form(twilio, sim.call_sid, rogue)
+        )[0]
+        == 200
+    )
 
     run_queue(redis)
 
@@ -109,29 +120,36 @@ def test_no_consent_means_no_download(
     assert [d.url.rsplit("/", 1)[1] for d in deletes] == [f"{rogue}.json"]
 
 
-@pytest.mark.parametrize("forged", [
-    "https://evil.example.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
-    "https://api.twilio.com@evil.example.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
-    "https://api.twilio.com.evil.example.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
-    "http://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
-    "https://api.twilio.com:8443/2010-04-01/Accounts/{account}/Recordings/{sid}",
-    "{standin}/2010-04-01/Accounts/{account}/Recordings/{sid}",
-    "https://api.twilio.com/2010-04-01/Accounts/AC" + "9" * 32 + "/Recordings/{sid}",
-    "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/RE" + "9" * 32,
-    "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/../../Calls/{sid}",
-    "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/{sid}/../../../x",
-    "file:///etc/passwd",
-    "",
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "https://evil.example.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
+        "https://api.twilio.com@evil.example.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
+        "https://api.twilio.com.evil.example.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
+        "http://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/{sid}",
+        "https://api.twilio.com:8443/2010-04-01/Accounts/{account}/Recordings/{sid}",
+        "{standin}/2010-04-01/Accounts/{account}/Recordings/{sid}",
+        "https://api.twilio.com/2010-04-01/Accounts/AC" + "9" * 32 + "/Recordings/{sid}",
+        "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/RE" + "9" * 32,
+        "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/../../Calls/{sid}",
+        "https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/{sid}/../../../x",
+        "file:///etc/passwd",
+        "",
+    ],
+)
 def test_recording_url_on_any_other_host_is_refused_and_never_fetched(
     session: Session, twilio: TwilioSimulator, redis: Redis, media: MediaStandIn, forged: str
 ) -> None:
     media.default_media = tone_wav(0.5)
     practice = make_practice(session)
     make_coordinator(session, practice)
-    sim = twilio.call(PATIENT, practice.phone_number,
-                      Caller(answers=[Answer(digits="1")], dials=[DialPlan("no-answer", 0),
-                                                                  DialPlan("no-answer", 0)]))
+    sim = twilio.call(
+        PATIENT,
+        practice.phone_number,
+        Caller(
+            answers=[Answer(digits="1")], dials=[DialPlan("no-answer", 0), DialPlan("no-answer", 0)]
+        ),
+    )
     sid = new_sid("RE")
     call = session.scalars(select(Call).where(Call.call_sid == sim.call_sid)).one()
     form = recording_form(twilio, sim.call_sid, sid)
@@ -143,8 +161,9 @@ def test_recording_url_on_any_other_host_is_refused_and_never_fetched(
     assert media.seen == []  # no request left for any host
     rec = recording(session, sid)
     assert rec.storage_state is StorageState.REFUSED and rec.stored_path is None
-    event = session.scalars(select(CallEvent).where(
-        CallEvent.call_id == call.id, CallEvent.kind == "compliance")).one()
+    event = session.scalars(
+        select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.kind == "compliance")
+    ).one()
     assert event.detail["problem"] == "recording_download_refused"
     assert Queue(TRANSCRIPTION, connection=redis).count == 0
 
@@ -162,14 +181,23 @@ def test_the_fetch_origin_comes_from_settings_and_production_allows_only_twilio(
         "http://127.0.0.1:1"
     )
     sid = "RE" + "a" * 32
-    url = download.media_url(f"{TWILIO_MEDIA}/{sid}.json?Foo=bar", recording_sid=sid,
-                             account_sid=ACCOUNT_SID, base="http://127.0.0.1:1", channels=1)
+    url = download.media_url(
+        f"{TWILIO_MEDIA}/{sid}.json?Foo=bar",
+        recording_sid=sid,
+        account_sid=ACCOUNT_SID,
+        base="http://127.0.0.1:1",
+        channels=1,
+    )
     assert url == f"http://127.0.0.1:1/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}.wav"
 
 
 @pytest.mark.parametrize("declare_length", [True, False])
 def test_oversized_recording_is_refused_and_nothing_is_kept(
-    session: Session, twilio: TwilioSimulator, redis: Redis, media: MediaStandIn, tmp_path: Path,
+    session: Session,
+    twilio: TwilioSimulator,
+    redis: Redis,
+    media: MediaStandIn,
+    tmp_path: Path,
     declare_length: bool,
 ) -> None:
     media.default_media = tone_wav(5.0)  # 160 kB, over the 64 kB cap of the fixture
@@ -201,8 +229,9 @@ def test_a_redirect_off_twilio_is_refused_before_credentials_leave(
     _, sid = consented_call(session, twilio)
     run_queue(redis)
     rec = recording(session, sid)
-    assert rec.storage_state is StorageState.REFUSED and "redirect" in (rec.last_download_error
-                                                                         or "")
+    assert rec.storage_state is StorageState.REFUSED and "redirect" in (
+        rec.last_download_error or ""
+    )
     assert len(media.seen) == 1
 
 
@@ -247,8 +276,11 @@ def test_slow_or_unauthorized_media_fails_transiently(media: MediaStandIn) -> No
         list(download.fetch_media(url, (ACCOUNT_SID, "wrong"), max_bytes=10**6))
     media.stall_s = 1.0
     with pytest.raises(download.DownloadFailed):
-        list(download.fetch_media(url, (ACCOUNT_SID, AUTH_TOKEN), max_bytes=10**6,
-                                  read_timeout_s=0.2))
+        list(
+            download.fetch_media(
+                url, (ACCOUNT_SID, AUTH_TOKEN), max_bytes=10**6, read_timeout_s=0.2
+            )
+        )
 
 
 def test_sandbox_without_a_stand_in_skips_the_download(

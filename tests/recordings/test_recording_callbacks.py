@@ -42,8 +42,9 @@ def test_replayed_recording_callback_is_stored_once(
 ) -> None:
     practice = make_practice(session)
     make_coordinator(session, practice)
-    sim = twilio.call(PATIENT, practice.phone_number,
-                      Caller(answers=[Answer(digits="1")], dials=[DialPlan()]))
+    sim = twilio.call(
+        PATIENT, practice.phone_number, Caller(answers=[Answer(digits="1")], dials=[DialPlan()])
+    )
     replay = recording_form(twilio, sim.call_sid, sim.recordings[0]["RecordingSid"])
     assert twilio.post("/twilio/recordings/status?source=call", replay)[0] == 200
     assert session.scalar(select(func.count()).select_from(Recording)) == 1
@@ -60,8 +61,9 @@ def test_recording_without_consent_is_refused_and_deleted_at_twilio(
 ) -> None:
     practice = make_practice(session)
     make_coordinator(session, practice)
-    sim = twilio.call(PATIENT, practice.phone_number,
-                      Caller(answers=[Answer(digits="2")], dials=[DialPlan()]))
+    sim = twilio.call(
+        PATIENT, practice.phone_number, Caller(answers=[Answer(digits="2")], dials=[DialPlan()])
+    )
     rogue = new_sid("RE")
     form = recording_form(twilio, sim.call_sid, rogue)
     assert twilio.post("/twilio/recordings/status?source=call", form)[0] == 200

@@ -36,14 +36,15 @@ KEY = "1e" * 32
 SID = "RE" + "c" * 32
 
 
-@pytest.mark.parametrize("size", [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1,
-                                  3 * SEGMENT_BYTES + 17])
+@pytest.mark.parametrize(
+    "size", [0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES + 1, 3 * SEGMENT_BYTES + 17]
+)
 def test_encryption_round_trips_any_length_in_segments(size: int) -> None:
     data = bytes(range(256)) * (size // 256 + 1)
     data = data[:size]
     out = io.BytesIO()
     # Odd chunk sizes: the segmenting must not depend on how the body arrives.
-    chunks = [data[i:i + 1000] for i in range(0, len(data), 1000)]
+    chunks = [data[i : i + 1000] for i in range(0, len(data), 1000)]
     written, _ = encrypt_stream(parse_key(KEY), SID, chunks, out)
     assert written == size
     assert b"".join(decrypt_stream(parse_key(KEY), SID, io.BytesIO(out.getvalue()))) == data
@@ -61,8 +62,10 @@ def test_tampering_truncation_wrong_key_or_wrong_recording_is_detected() -> None
     cases = {
         "flipped bit": bytes(flipped),
         "dropped last segment": blob[: header + 3 * segment],
-        "segments swapped": blob[:header] + blob[header + segment:header + 2 * segment]
-        + blob[header:header + segment] + blob[header + 2 * segment:],
+        "segments swapped": blob[:header]
+        + blob[header + segment : header + 2 * segment]
+        + blob[header : header + segment]
+        + blob[header + 2 * segment :],
     }
     for name, bad in cases.items():
         with pytest.raises(StorageError):
@@ -110,8 +113,11 @@ def _stored_recording(
 ) -> tuple[Recording, Call]:
     practice = make_practice(session, name=practice_name)
     coordinator = make_coordinator(session, practice)
-    sim = twilio.call("+13105550142", practice.phone_number,
-                      Caller(answers=[Answer(digits="1")], dials=[DialPlan()]))
+    sim = twilio.call(
+        "+13105550142",
+        practice.phone_number,
+        Caller(answers=[Answer(digits="1")], dials=[DialPlan()]),
+    )
     sid = sim.recordings[0]["RecordingSid"]
     stored = store.write(practice.id, sid, [b"RIFF0000WAVEfmt "])
     services.mark_stored(session, sid, stored, clock.now())
@@ -139,8 +145,9 @@ def test_retention_deletes_old_audio_per_practice_and_keeps_metadata(
 
     session.expire_all()
     assert old.storage_state is StorageState.DELETED and old.deleted_at is not None
-    assert old.stored_path is None and not store.path_for(old.practice_id,
-                                                          old.recording_sid).exists()
+    assert (
+        old.stored_path is None and not store.path_for(old.practice_id, old.recording_sid).exists()
+    )
     assert kept.storage_state is StorageState.STORED and Path(kept.stored_path or "").exists()
 
 
@@ -156,20 +163,23 @@ def test_reading_a_recording_is_audited_and_limited_to_qa_admins_and_its_coordin
     outsider = make_coordinator(session, make_practice(session), "outsider", role=Role.QA_LEAD)
     now = clock.now()
 
-    audio = services.open_recording(session, Reader(lead.id, "203.0.113.9", "Firefox"), rec.id,
-                                    now, action="download")
+    audio = services.open_recording(
+        session, Reader(lead.id, "203.0.113.9", "Firefox"), rec.id, now, action="download"
+    )
     assert audio.path == Path(rec.stored_path or "") and audio.recording_sid == rec.recording_sid
-    services.open_recording(session, Reader(call.answered_by_id or 0, "198.51.100.4"), rec.id,
-                            now)
+    services.open_recording(session, Reader(call.answered_by_id or 0, "198.51.100.4"), rec.id, now)
     for stranger in (colleague, outsider):
         with pytest.raises(Forbidden):
             services.open_recording(session, Reader(stranger.id, "192.0.2.1"), rec.id, now)
 
     trail = audit_trail(session, practice_id, call.id)
-    assert sorted((e.user_id, e.action, e.object_type, e.object_id, e.ip_address)
-                  for e in trail) == sorted([
-        (lead.id, "recording.download", "recording", rec.id, "203.0.113.9"),
-        (call.answered_by_id, "recording.play", "recording", rec.id, "198.51.100.4"),
-    ])
+    assert sorted(
+        (e.user_id, e.action, e.object_type, e.object_id, e.ip_address) for e in trail
+    ) == sorted(
+        [
+            (lead.id, "recording.download", "recording", rec.id, "203.0.113.9"),
+            (call.answered_by_id, "recording.play", "recording", rec.id, "198.51.100.4"),
+        ]
+    )
     assert all(e.at == now for e in trail)
     assert session.scalars(select(AuditEvent).where(AuditEvent.user_id == outsider.id)).all() == []

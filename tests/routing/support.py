@@ -18,9 +18,9 @@ def call_row(session: Session, call_sid: str) -> Call:
 
 def entry_of(session: Session, call_sid: str) -> QueueEntry:
     return session.scalars(
-        select(QueueEntry).where(QueueEntry.call_sid == call_sid).execution_options(
-            populate_existing=True
-        )
+        select(QueueEntry)
+        .where(QueueEntry.call_sid == call_sid)
+        .execution_options(populate_existing=True)
     ).one()
 
 

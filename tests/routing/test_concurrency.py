@@ -40,10 +40,18 @@ def setup_line(state: PresenceState) -> tuple[int, list[int], list[str]]:
         ]
         sids = [new_sid("CA") for _ in range(CALLS)]
         for i, sid in enumerate(sids):
-            s.add(Call(practice_id=practice.id, call_sid=sid, direction=Direction.INBOUND,
-                       from_number=f"+1310555{i:04d}", to_number=practice.phone_number,
-                       status=CallStatus.IN_PROGRESS, menu_choice=MenuChoice.CONSULTATION,
-                       started_at=now))
+            s.add(
+                Call(
+                    practice_id=practice.id,
+                    call_sid=sid,
+                    direction=Direction.INBOUND,
+                    from_number=f"+1310555{i:04d}",
+                    to_number=practice.phone_number,
+                    status=CallStatus.IN_PROGRESS,
+                    menu_choice=MenuChoice.CONSULTATION,
+                    started_at=now,
+                )
+            )
         return practice.id, [u.id for u in users], sids
 
 
@@ -78,20 +86,26 @@ def test_200_simultaneous_calls_20_coordinators_no_one_reserved_twice(
                 scripts[sid] = arrive(sid)
             except BaseException as exc:  # reported below, with the thread's call
                 errors.append(exc)
+
         return go
 
     run_threads([one(sid) for sid in sids])
     assert errors == []
-    rung = [step.clients[0].identity for sc in scripts.values() for step in sc.steps
-            if isinstance(step, Dial)]
+    rung = [
+        step.clients[0].identity
+        for sc in scripts.values()
+        for step in sc.steps
+        if isinstance(step, Dial)
+    ]
     queued = [sid for sid, sc in scripts.items() if any(isinstance(x, Enqueue) for x in sc.steps)]
     assert len(rung) == COORDINATORS and len(set(rung)) == COORDINATORS
     assert len(queued) == CALLS - COORDINATORS
     reserved = session.scalars(select(Presence).where(Presence.user_id.in_(users))).all()
     assert {p.state for p in reserved} == {PresenceState.RESERVED}
     assert len({p.call_sid for p in reserved}) == COORDINATORS
-    statuses = Counter(session.scalars(
-        select(QueueEntry.status).where(QueueEntry.practice_id == practice_id)))
+    statuses = Counter(
+        session.scalars(select(QueueEntry.status).where(QueueEntry.practice_id == practice_id))
+    )
     assert statuses == {QueueStatus.ASSIGNED: 20, QueueStatus.WAITING: 180}
     # The rung callers are the first 20 to arrive (entry ids number the arrivals).
     entries = session.scalars(
@@ -117,6 +131,7 @@ def test_coordinators_freeing_up_while_calls_arrive_serve_everyone_once_in_order
                 arrive(sid)
             except BaseException as exc:
                 errors.append(exc)
+
         return go
 
     def coordinator(user_id: int) -> Callable[[], None]:
@@ -146,20 +161,26 @@ def test_coordinators_freeing_up_while_calls_arrive_serve_everyone_once_in_order
                         routing.set_presence(s, user_id, PresenceState.AVAILABLE, clock.now())
             except BaseException as exc:
                 errors.append(exc)
+
         return go
 
     arrivals = [caller(sid, i * 0.002) for i, sid in enumerate(sids)]
     run_threads(arrivals + [coordinator(u) for u in users])
     assert errors == []
     assert len(served) == CALLS and len(set(served)) == CALLS  # everyone, once
-    statuses = Counter(session.scalars(
-        select(QueueEntry.status).where(QueueEntry.practice_id == practice_id)))
+    statuses = Counter(
+        session.scalars(select(QueueEntry.status).where(QueueEntry.practice_id == practice_id))
+    )
     assert statuses == {QueueStatus.ANSWERED: CALLS}
     # Assignments (timeline "assigned", written under the practice's lock) follow arrivals.
-    assigned = session.execute(
-        select(CallEvent.detail).where(
-            CallEvent.practice_id == practice_id, CallEvent.kind == "assigned"
-        ).order_by(CallEvent.id)
-    ).scalars().all()
+    assigned = (
+        session.execute(
+            select(CallEvent.detail)
+            .where(CallEvent.practice_id == practice_id, CallEvent.kind == "assigned")
+            .order_by(CallEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     order = [d["entry_id"] for d in assigned]
     assert len(order) == CALLS and order == sorted(order)

@@ -37,9 +37,7 @@ def state_of(session: Session, user_id: int) -> Presence:
     return session.get_one(Presence, user_id, populate_existing=True)
 
 
-def test_wrap_up_ends_by_itself_unless_extended(
-    session: Session, practice: Practice
-) -> None:
+def test_wrap_up_ends_by_itself_unless_extended(session: Session, practice: Practice) -> None:
     ava = make_coordinator(session, practice, "ava", state=PresenceState.ON_CALL)
     state_of(session, ava.id).call_sid = "CA" + "0" * 32
     start = clock.now()
@@ -58,7 +56,8 @@ def test_wrap_up_ends_by_itself_unless_extended(
     assert presence.state is PresenceState.AVAILABLE and presence.idle_since == clock.now()
     history = session.scalars(
         select(PresenceChange.state, PresenceChange.reason)
-        .where(PresenceChange.user_id == ava.id).order_by(PresenceChange.id)
+        .where(PresenceChange.user_id == ava.id)
+        .order_by(PresenceChange.id)
     ).all()
     assert list(history)[-1] == PresenceState.AVAILABLE
     with pytest.raises(PresenceConflict):
@@ -78,7 +77,8 @@ def test_a_silent_browser_is_set_offline(session: Session, practice: Practice) -
     assert state_of(session, ava.id).state is PresenceState.OFFLINE
     assert state_of(session, ben.id).state is PresenceState.AVAILABLE
     reason = session.scalars(
-        select(PresenceChange.reason).where(PresenceChange.user_id == ava.id)
+        select(PresenceChange.reason)
+        .where(PresenceChange.user_id == ava.id)
         .order_by(PresenceChange.id.desc())
     ).first()
     assert reason == "heartbeat_timeout"

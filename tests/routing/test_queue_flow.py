@@ -64,8 +64,10 @@ def test_calls_go_to_the_longest_idle_coordinator_first(
     make_coordinator(session, practice, "recent", idle_since=now - timedelta(minutes=2))
     make_coordinator(session, practice, "longest", idle_since=now - timedelta(hours=1))
     make_coordinator(session, practice, "middle", idle_since=now - timedelta(minutes=20))
-    sims = [twilio.call(PATIENTS[i], practice.phone_number, caller(dials=[DialPlan()]))
-            for i in range(3)]
+    sims = [
+        twilio.call(PATIENTS[i], practice.phone_number, caller(dials=[DialPlan()]))
+        for i in range(3)
+    ]
     assert [s.dialed[0]["target"] for s in sims] == ["longest", "middle", "recent"]
     assert all(s.errors == [] for s in sims)
     assert sims[0].whispers == ["Glow Aesthetics, new consultation."]
@@ -80,15 +82,15 @@ def test_menu_choice_narrows_to_skilled_coordinators_and_people_serve_several_pr
     # The same person works for Skin Studio too.
     make_coordinator(session, other, "shared", idle_since=now - timedelta(hours=2))
     consult = make_coordinator(session, practice, "consult", idle_since=now - timedelta(hours=1))
-    membership = session.scalars(
-        select(Membership).where(Membership.user_id == consult.id)
-    ).one()
+    membership = session.scalars(select(Membership).where(Membership.user_id == consult.id)).one()
     membership.skills = "consultation"
     session.flush()
     # "existing appointment" is not a skill anyone lists: any coordinator takes it.
-    existing = twilio.call(PATIENTS[0], practice.phone_number,
-                           Caller(answers=[Answer(digits="1"), Answer(digits="2")],
-                                  dials=[DialPlan("completed")]))
+    existing = twilio.call(
+        PATIENTS[0],
+        practice.phone_number,
+        Caller(answers=[Answer(digits="1"), Answer(digits="2")], dials=[DialPlan("completed")]),
+    )
     assert existing.dialed[0]["target"] == "shared"
     # Shared is in wrap-up now; Skin Studio's caller still finds nobody else, and queues.
     at_other = twilio.call(PATIENTS[1], other.phone_number, caller())
@@ -110,8 +112,11 @@ def test_ring_no_answer_sets_away_tries_the_next_then_queues(
     first = make_coordinator(session, practice, "first", idle_since=now - timedelta(hours=1))
     second = make_coordinator(session, practice, "second", idle_since=now - timedelta(minutes=1))
     busy(session, practice)
-    sim = twilio.call(PATIENTS[0], practice.phone_number,
-                      caller(dials=[DialPlan("no-answer", 0), DialPlan("busy", 0)]))
+    sim = twilio.call(
+        PATIENTS[0],
+        practice.phone_number,
+        caller(dials=[DialPlan("no-answer", 0), DialPlan("busy", 0)]),
+    )
     assert [d["target"] for d in sim.dialed] == ["first", "second"]
     assert presence(session, first.id).state is PresenceState.AWAY
     assert presence(session, second.id).state is PresenceState.AWAY
@@ -129,8 +134,9 @@ def test_position_and_an_honest_estimate_are_announced_while_waiting(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     busy(session, practice)
-    sims = [twilio.call(PATIENTS[i], practice.phone_number, caller(hold_passes=2))
-            for i in range(3)]
+    sims = [
+        twilio.call(PATIENTS[i], practice.phone_number, caller(hold_passes=2)) for i in range(3)
+    ]
     assert all(s.waiting for s in sims)
     assert "You are next in line." in sims[0].said
     # One staffed coordinator, no history: (240 s talk + 60 s wrap-up) per caller ahead.
@@ -146,8 +152,10 @@ def test_position_and_an_honest_estimate_are_announced_while_waiting(
     # The first caller hangs up: the third moves up.
     twilio.hang_up(sims[0])
     twilio.hold(sims[2], caller(hold_passes=1))
-    assert sims[2].heard[-4:-2] == ["You are number 2 in line.",
-                                    "We expect to answer your call in about 10 minutes."]
+    assert sims[2].heard[-4:-2] == [
+        "You are number 2 in line.",
+        "We expect to answer your call in about 10 minutes.",
+    ]
 
 
 def test_the_longest_waiter_is_redirected_to_a_coordinator_who_becomes_available(
@@ -191,20 +199,31 @@ def test_the_longest_waiter_is_redirected_to_a_coordinator_who_becomes_available
     assert answered.detail["user_id"] == ava.id and answered.detail["wait_s"] >= 61
 
 
-@pytest.mark.parametrize(("key", "status", "reason"), [
-    ("1", QueueStatus.VOICEMAIL, CallbackReason.VOICEMAIL),
-    ("2", QueueStatus.CALLBACK, CallbackReason.QUEUE_CALLBACK),
-])
+@pytest.mark.parametrize(
+    ("key", "status", "reason"),
+    [
+        ("1", QueueStatus.VOICEMAIL, CallbackReason.VOICEMAIL),
+        ("2", QueueStatus.CALLBACK, CallbackReason.QUEUE_CALLBACK),
+    ],
+)
 def test_after_the_maximum_wait_the_caller_takes_voicemail_or_a_callback(
-    session: Session, twilio: TwilioSimulator, key: str, status: QueueStatus,
+    session: Session,
+    twilio: TwilioSimulator,
+    key: str,
+    status: QueueStatus,
     reason: CallbackReason,
 ) -> None:
     practice = practice_with(session, max_wait_seconds=60)
     busy(session, practice)
-    sim = twilio.call(PATIENTS[0], practice.phone_number, caller(
-        hold_passes=3, hold_answers=[SILENCE, SILENCE, Answer(digits=key)],
-        voicemail_seconds=[12],
-    ))
+    sim = twilio.call(
+        PATIENTS[0],
+        practice.phone_number,
+        caller(
+            hold_passes=3,
+            hold_answers=[SILENCE, SILENCE, Answer(digits=key)],
+            voicemail_seconds=[12],
+        ),
+    )
     assert sim.ended and sim.queue_results == ["leave"] and sim.errors == []
     assert "We're sorry for the wait." in sim.said
     entry = entry_of(session, sim.call_sid)
@@ -228,8 +247,11 @@ def test_star_while_waiting_asks_for_a_callback_that_keeps_the_place(
 ) -> None:
     now = clock.now()
     ben = make_coordinator(session, practice, "ben", state=PresenceState.WRAP_UP)
-    asker = twilio.call(PATIENTS[0], practice.phone_number, caller(
-        hold_answers=[Answer(digits="*"), Answer(digits="2")]))
+    asker = twilio.call(
+        PATIENTS[0],
+        practice.phone_number,
+        caller(hold_answers=[Answer(digits="*"), Answer(digits="2")]),
+    )
     behind = twilio.call(PATIENTS[1], practice.phone_number, caller())
     assert asker.ended and behind.waiting
     assert "You are number 2 in line." in behind.said  # the callback kept its place ahead
@@ -250,8 +272,9 @@ def test_a_caller_who_hangs_up_while_waiting_is_recorded_as_abandoned(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     busy(session, practice)
-    sim = twilio.call(PATIENTS[0], practice.phone_number,
-                      caller(hold_passes=2, hang_up_in_queue=True))
+    sim = twilio.call(
+        PATIENTS[0], practice.phone_number, caller(hold_passes=2, hang_up_in_queue=True)
+    )
     assert sim.ended and sim.queue_results == ["hangup"]
     entry = entry_of(session, sim.call_sid)
     assert entry.status is QueueStatus.ABANDONED and entry.wait_seconds == 60
@@ -275,7 +298,10 @@ def test_inbound_callers_come_before_callback_tasks(
     other = twilio.call(PATIENTS[1], practice.phone_number, caller())
     dana = make_coordinator(session, practice, "dana")
     assert other.waiting
-    assert routing.reserve_coordinator(
-        session, practice.id, "outbound-1", clock.now(), inbound_first=True
-    ) is None
+    assert (
+        routing.reserve_coordinator(
+            session, practice.id, "outbound-1", clock.now(), inbound_first=True
+        )
+        is None
+    )
     assert routing.reserve_coordinator(session, practice.id, "outbound-1", clock.now()) == dana

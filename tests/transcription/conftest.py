@@ -15,8 +15,10 @@ def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory where synthesized lines and calls are kept for the whole session."""
     if not festival_available():
         # `make test` installs them; a machine without them must fail, not silently skip.
-        pytest.fail("Festival (text2wave) and sox are needed: run `make test`, which installs "
-                    "festival festvox-us-slt-hts festvox-kallpc16k sox")
+        pytest.fail(
+            "Festival (text2wave) and sox are needed: run `make test`, which installs "
+            "festival festvox-us-slt-hts festvox-kallpc16k sox"
+        )
     return tmp_path_factory.mktemp("speech")
 
 

@@ -46,12 +46,24 @@ class ModelSite:
         self.files: dict[str, bytes] = {}
         self.base = ""
 
-    def publish(self, name: str, archive: bytes, *, size: int | None = None,
-                md5: str | None = None, url: str | None = None) -> None:
-        entry = {"name": name, "lang": "en-us", "type": "small", "version": "9.9",
-                 "url": url or f"{self.base}/{name}.zip",
-                 "size": len(archive) if size is None else size,
-                 "md5": md5 or hashlib.md5(archive).hexdigest()}
+    def publish(
+        self,
+        name: str,
+        archive: bytes,
+        *,
+        size: int | None = None,
+        md5: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        entry = {
+            "name": name,
+            "lang": "en-us",
+            "type": "small",
+            "version": "9.9",
+            "url": url or f"{self.base}/{name}.zip",
+            "size": len(archive) if size is None else size,
+            "md5": md5 or hashlib.md5(archive).hexdigest(),
+        }
         self.files[f"/{name}.zip"] = archive
         self.files["/model-list.json"] = json.dumps([entry]).encode()
 
@@ -99,16 +111,23 @@ def test_install_model_downloads_verifies_and_unpacks(
     assert [p.name for p in (tmp_path / "models").iterdir()] == [NAME]  # no leftovers
 
 
-@pytest.mark.parametrize(("publish", "args", "message"), [
-    ({"md5": "0" * 32}, (), "MD5"),
-    ({"size": 10}, (), "exceeds the listed"),
-    ({"size": 10**6}, (), "the list says"),
-    ({}, ("--sha256", "ab" * 32), "SHA-256"),
-    ({"url": "http://10.0.0.1/evil.zip"}, (), "outside"),
-])
+@pytest.mark.parametrize(
+    ("publish", "args", "message"),
+    [
+        ({"md5": "0" * 32}, (), "MD5"),
+        ({"size": 10}, (), "exceeds the listed"),
+        ({"size": 10**6}, (), "the list says"),
+        ({}, ("--sha256", "ab" * 32), "SHA-256"),
+        ({"url": "http://10.0.0.1/evil.zip"}, (), "outside"),
+    ],
+)
 def test_install_model_refuses_what_does_not_verify(
-    app: Flask, site: ModelSite, tmp_path: Path, publish: dict[str, object],
-    args: tuple[str, ...], message: str,
+    app: Flask,
+    site: ModelSite,
+    tmp_path: Path,
+    publish: dict[str, object],
+    args: tuple[str, ...],
+    message: str,
 ) -> None:
     site.publish(NAME, model_zip(), **publish)  # type: ignore[arg-type]
     code, output = install(app, NAME, *args)
@@ -116,11 +135,14 @@ def test_install_model_refuses_what_does_not_verify(
     assert not (tmp_path / "models" / NAME).exists()
 
 
-@pytest.mark.parametrize(("archive", "message"), [
-    (model_zip({"../../escape.txt": b"x"}, top=""), "escapes"),
-    (model_zip({"README": b"no model here"}), "not a Vosk model"),
-    (b"PK not really a zip", "not a valid zip"),
-])
+@pytest.mark.parametrize(
+    ("archive", "message"),
+    [
+        (model_zip({"../../escape.txt": b"x"}, top=""), "escapes"),
+        (model_zip({"README": b"no model here"}), "not a Vosk model"),
+        (b"PK not really a zip", "not a valid zip"),
+    ],
+)
 def test_install_model_refuses_unsafe_or_broken_archives(
     app: Flask, site: ModelSite, tmp_path: Path, archive: bytes, message: str
 ) -> None:

@@ -21,8 +21,12 @@ from routing import services as routing
 PASSWORD = "correct-horse-battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-background-networking", "--disable-gpu",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -30,8 +34,14 @@ def make_login(
     session: Session, practice: Practice, identity: str, role: Role = Role.COORDINATOR
 ) -> User:
     user = auth.create_login(
-        session, practice, name=identity.title() + " Tester", identity=identity,
-        email=f"{identity}@example.test", role=role, password=PASSWORD, now=utcnow(),
+        session,
+        practice,
+        name=identity.title() + " Tester",
+        identity=identity,
+        email=f"{identity}@example.test",
+        role=role,
+        password=PASSWORD,
+        now=utcnow(),
     )
     routing.presence_of(session, user.id, utcnow())
     session.flush()
@@ -47,8 +57,9 @@ def csrf_from(html: str) -> str:
 def log_in(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
     """Log the client in; returns the session's CSRF token for later unsafe requests."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": email, "password": password,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     home = client.get("/", follow_redirects=True)
     return csrf_from(home.get_data(as_text=True))

@@ -43,26 +43,49 @@ def practice_data(session: Session, name: str, prefix: str) -> PracticeData:
     admin = make_login(session, practice, f"{prefix}admin", Role.ADMIN)
     now = utcnow()
     call = Call(
-        practice_id=practice.id, call_sid="CA" + prefix.encode().hex().ljust(32, "0")[:32],
-        direction=Direction.INBOUND, from_number="+13105550142", to_number=practice.phone_number,
-        status=CallStatus.COMPLETED, menu_choice=MenuChoice.CONSULTATION, recording_allowed=True,
-        coordinator_id=coordinator.id, answered_by_id=coordinator.id, started_at=now,
-        answered_at=now + timedelta(seconds=8), ended_at=now + timedelta(minutes=3),
+        practice_id=practice.id,
+        call_sid="CA" + prefix.encode().hex().ljust(32, "0")[:32],
+        direction=Direction.INBOUND,
+        from_number="+13105550142",
+        to_number=practice.phone_number,
+        status=CallStatus.COMPLETED,
+        menu_choice=MenuChoice.CONSULTATION,
+        recording_allowed=True,
+        coordinator_id=coordinator.id,
+        answered_by_id=coordinator.id,
+        started_at=now,
+        answered_at=now + timedelta(seconds=8),
+        ended_at=now + timedelta(minutes=3),
         duration_s=172,
     )
     session.add(call)
     session.flush()
     task = CallbackTask(
-        practice_id=practice.id, phone="+13105550142", reason=CallbackReason.MISSED_CALL,
-        status=CallbackStatus.OPEN, due_at=now, sla_deadline=now + timedelta(minutes=5),
+        practice_id=practice.id,
+        phone="+13105550142",
+        reason=CallbackReason.MISSED_CALL,
+        status=CallbackStatus.OPEN,
+        due_at=now,
+        sla_deadline=now + timedelta(minutes=5),
         created_at=now,
     )
-    conversation = Conversation(practice_id=practice.id, phone="+13105550142",
-                                needs_reply=True, last_message_at=now, created_at=now)
+    conversation = Conversation(
+        practice_id=practice.id,
+        phone="+13105550142",
+        needs_reply=True,
+        last_message_at=now,
+        created_at=now,
+    )
     recording = Recording(
-        practice_id=practice.id, call_id=call.id, recording_sid="RE" + "a" * 31 + prefix[0],
-        source=RecordingSource.CALL, status="completed", url="https://api.twilio.com/x",
-        channels=2, duration_s=170, received_at=now,
+        practice_id=practice.id,
+        call_id=call.id,
+        recording_sid="RE" + "a" * 31 + prefix[0],
+        source=RecordingSource.CALL,
+        status="completed",
+        url="https://api.twilio.com/x",
+        channels=2,
+        duration_s=170,
+        received_at=now,
     )
     session.add_all([task, conversation, recording])
     session.flush()
@@ -116,7 +139,10 @@ def test_every_route_refuses_a_user_of_another_practice(
             path = built[1]
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 response = client.open(
-                    path, method=method, json={}, headers={"X-CSRF-Token": csrf},
+                    path,
+                    method=method,
+                    json={},
+                    headers={"X-CSRF-Token": csrf},
                     buffered=True,
                 )
                 checked += 1
@@ -126,14 +152,17 @@ def test_every_route_refuses_a_user_of_another_practice(
     assert checked > 30
 
 
-def test_members_reach_their_pages_and_roles_are_enforced(
-    app: Flask, glow: PracticeData
-) -> None:
+def test_members_reach_their_pages_and_roles_are_enforced(app: Flask, glow: PracticeData) -> None:
     pid = glow.practice.id
     coordinator = app.test_client()
     log_in(coordinator, glow.coordinator.email or "")
-    for path in (f"/p/{pid}/console", f"/p/{pid}/inbox", f"/p/{pid}/wallboard",
-                 f"/p/{pid}/try", f"/p/{pid}/calls/{glow.call.id}"):
+    for path in (
+        f"/p/{pid}/console",
+        f"/p/{pid}/inbox",
+        f"/p/{pid}/wallboard",
+        f"/p/{pid}/try",
+        f"/p/{pid}/calls/{glow.call.id}",
+    ):
         assert coordinator.get(path).status_code == 200, path
     assert coordinator.get(f"/p/{pid}/qa").status_code == 403
     assert coordinator.get(f"/p/{pid}/settings").status_code == 403
@@ -157,8 +186,10 @@ def test_passwords_are_hashed_and_wrong_ones_refused(
     fresh = app.test_client()
     page = fresh.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    wrong = fresh.post("/login", data={"email": glow.coordinator.email, "password": "nope-nope",
-                                       "csrf_token": token})
+    wrong = fresh.post(
+        "/login",
+        data={"email": glow.coordinator.email, "password": "nope-nope", "csrf_token": token},
+    )
     assert wrong.status_code == 401 and "do not match" in wrong.get_data(as_text=True)
     no_csrf = fresh.post("/login", data={"email": glow.coordinator.email, "password": PASSWORD})
     assert no_csrf.status_code == 400
@@ -169,8 +200,10 @@ def test_console_posts_need_the_csrf_token(app: Flask, glow: PracticeData) -> No
     csrf = log_in(client, glow.coordinator.email or "")
     url = f"/p/{glow.practice.id}/api/presence"
     assert client.post(url, json={"state": "away"}).status_code == 400
-    assert client.post(url, json={"state": "away"}, headers={"X-CSRF-Token": "forged"}
-                       ).status_code == 400
+    assert (
+        client.post(url, json={"state": "away"}, headers={"X-CSRF-Token": "forged"}).status_code
+        == 400
+    )
     ok = client.post(url, json={"state": "away"}, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 200 and ok.get_json()["state"] == "away"
 

@@ -47,9 +47,15 @@ def log_in(page: Page, base: str, email: str) -> None:
 
 def add_scored_transcript(session: Session, call: Call, recording: Recording) -> CallScore:
     """What transcription would store for this call, then the QA feature's automatic score."""
-    transcript = Transcript(practice_id=call.practice_id, call_id=call.id,
-                            recording_id=recording.id, engine="test", audio_s=40.0,
-                            processing_s=1.0, word_count=40)
+    transcript = Transcript(
+        practice_id=call.practice_id,
+        call_id=call.id,
+        recording_id=recording.id,
+        engine="test",
+        audio_s=40.0,
+        processing_s=1.0,
+        word_count=40,
+    )
     session.add(transcript)
     session.flush()
     lines = [  # as a recognizer prints it: lower-case words with timings
@@ -61,23 +67,35 @@ def add_scored_transcript(session: Session, call: Call, recording: Recording) ->
     ]
     for position, (speaker, text) in enumerate(lines):
         start = position * 6.0
-        turn = TranscriptTurn(transcript_id=transcript.id, position=position, speaker=speaker,
-                              start_s=start, end_s=start + 5, text=text)
+        turn = TranscriptTurn(
+            transcript_id=transcript.id,
+            position=position,
+            speaker=speaker,
+            start_s=start,
+            end_s=start + 5,
+            text=text,
+        )
         session.add(turn)
         session.flush()
         for index, word in enumerate(text.split()):
-            session.add(TranscriptWord(
-                transcript_id=transcript.id, turn_id=turn.id, position=index, text=word,
-                start_s=start + index * 0.3, end_s=start + index * 0.3 + 0.25, confidence=0.9,
-            ))
+            session.add(
+                TranscriptWord(
+                    transcript_id=transcript.id,
+                    turn_id=turn.id,
+                    position=index,
+                    text=word,
+                    start_s=start + index * 0.3,
+                    end_s=start + index * 0.3 + 0.25,
+                    confidence=0.9,
+                )
+            )
     session.flush()
     return score_transcript(session, transcript.id, utcnow())
 
 
 @pytest.fixture
 def glow(session: Session) -> dict[str, Any]:
-    practice: Practice = make_practice(session, name="Glow Aesthetics",
-                                       hours="mon-sun 00:00-24:00")
+    practice: Practice = make_practice(session, name="Glow Aesthetics", hours="mon-sun 00:00-24:00")
     ava = make_login(session, practice, "ava")
     qa = make_login(session, practice, "quinn", Role.QA_LEAD)
     admin = make_login(session, practice, "adele", Role.ADMIN)
@@ -86,7 +104,11 @@ def glow(session: Session) -> dict[str, Any]:
 
 
 def test_console_end_to_end(
-    app: Flask, session: Session, redis: object, live_server: str, browser: Any,
+    app: Flask,
+    session: Session,
+    redis: object,
+    live_server: str,
+    browser: Any,
     glow: dict[str, Any],
 ) -> None:
     practice: Practice = glow["practice"]

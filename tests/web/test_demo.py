@@ -114,16 +114,23 @@ def test_demo_recordings_are_stored_like_downloads_and_transcripts_follow_the_au
         assert [t.start_s for t in turns] == sorted(t.start_s for t in turns)
         for speaker in ("patient", "coordinator"):
             words = [w for t in turns if t.speaker == speaker for w in t.words]
-            spoken = " ".join(normalize(line.text) for line in audio.lines
-                              if line.speaker == speaker)
+            spoken = " ".join(
+                normalize(line.text) for line in audio.lines if line.speaker == speaker
+            )
             assert " ".join(w.text for w in words) == spoken
             assert all(0 <= w.start_s < w.end_s <= info.duration_s for w in words)
             assert all(a.end_s <= b.start_s for a, b in zip(words, words[1:], strict=False))
             # Every word lies within the line it belongs to, where the voice is heard.
-            spans = [(line.start_s, line.end_s) for line in audio.lines
-                     if line.speaker == speaker for _ in normalize(line.text).split()]
-            assert all(s <= w.start_s and w.end_s <= e + 0.001
-                       for w, (s, e) in zip(words, spans, strict=True))
+            spans = [
+                (line.start_s, line.end_s)
+                for line in audio.lines
+                if line.speaker == speaker
+                for _ in normalize(line.text).split()
+            ]
+            assert all(
+                s <= w.start_s and w.end_s <= e + 0.001
+                for w, (s, e) in zip(words, spans, strict=True)
+            )
 
 
 @pytest.mark.usefixtures("recordings_key")
@@ -143,21 +150,32 @@ def test_demo_scores_meet_some_criteria_and_miss_others_with_evidence_in_the_aud
         audio = demo_audio(call.audio)
         for result in results[call.audio].values():
             for ev in result.evidence:  # the QA page seeks to ev.start_s
-                said = [line for line in audio.lines if line.speaker == ev["speaker"]
-                        and line.start_s <= ev["start_s"] < line.end_s]
+                said = [
+                    line
+                    for line in audio.lines
+                    if line.speaker == ev["speaker"] and line.start_s <= ev["start_s"] < line.end_s
+                ]
                 assert said and ev["text"] in normalize(said[0].text), ev
     met = {name: {k for k, r in rows.items() if r.met} for name, rows in results.items()}
-    missed = {name: {k for k, r in rows.items() if r.met is False}
-              for name, rows in results.items()}
+    missed = {
+        name: {k for k, r in rows.items() if r.met is False} for name, rows in results.items()
+    }
     for name in met:
-        assert {"greeting_practice", "coordinator_name", "patient_name", "offered_time",
-                "no_clinical_advice", "no_pressure"} <= met[name]
+        assert {
+            "greeting_practice",
+            "coordinator_name",
+            "patient_name",
+            "offered_time",
+            "no_clinical_advice",
+            "no_pressure",
+        } <= met[name]
     assert missed["maya-consultation"] == {"recording_disclosure"}
     assert {"asked_goal", "next_steps", "warm_close"} <= missed["jordan-reschedule"]
     assert "recording_disclosure" in met["jordan-reschedule"]
     assert {"asked_goal", "next_steps", "recording_disclosure"} <= missed["sofia-pricing"]
     assert {"asked_goal", "next_steps", "set_expectations", "warm_close"} <= met[
-        "maya-consultation"]
+        "maya-consultation"
+    ]
 
 
 @pytest.mark.usefixtures("recordings_key")

@@ -15,12 +15,27 @@ branch_labels = None
 depends_on = None
 
 _PRESENCE_STATE = sa.Enum(
-    "offline", "available", "reserved", "on_call", "wrap_up", "away",
-    name="presencestate", native_enum=False, length=32,
+    "offline",
+    "available",
+    "reserved",
+    "on_call",
+    "wrap_up",
+    "away",
+    name="presencestate",
+    native_enum=False,
+    length=32,
 )
 _QUEUE_STATUS = sa.Enum(
-    "waiting", "assigned", "answered", "callback", "callback_due", "voicemail", "abandoned",
-    name="queuestatus", native_enum=False, length=32,
+    "waiting",
+    "assigned",
+    "answered",
+    "callback",
+    "callback_due",
+    "voicemail",
+    "abandoned",
+    name="queuestatus",
+    native_enum=False,
+    length=32,
 )
 
 
@@ -37,15 +52,15 @@ def upgrade() -> None:
         sa.Column("call_sid", sa.String(length=34), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"],
-            name=op.f("fk_presence_changes_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_presence_changes_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_presence_changes")),
     )
     with op.batch_alter_table("presence_changes", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_presence_changes_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_presence_changes_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "queue_entries",
@@ -66,20 +81,28 @@ def upgrade() -> None:
         sa.Column("overflow_offers", sa.Integer(), nullable=False),
         sa.Column("callback_task_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["assigned_user_id"], ["users.id"],
-            name=op.f("fk_queue_entries_assigned_user_id_users"), ondelete="SET NULL",
+            ["assigned_user_id"],
+            ["users.id"],
+            name=op.f("fk_queue_entries_assigned_user_id_users"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["call_id"], ["calls.id"], name=op.f("fk_queue_entries_call_id_calls"),
+            ["call_id"],
+            ["calls.id"],
+            name=op.f("fk_queue_entries_call_id_calls"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["callback_task_id"], ["callback_tasks.id"],
-            name=op.f("fk_queue_entries_callback_task_id_callback_tasks"), ondelete="SET NULL",
+            ["callback_task_id"],
+            ["callback_tasks.id"],
+            name=op.f("fk_queue_entries_callback_task_id_callback_tasks"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["practice_id"], ["practices.id"],
-            name=op.f("fk_queue_entries_practice_id_practices"), ondelete="CASCADE",
+            ["practice_id"],
+            ["practices.id"],
+            name=op.f("fk_queue_entries_practice_id_practices"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_entries")),
         sa.UniqueConstraint("call_id", name=op.f("uq_queue_entries_call_id")),
