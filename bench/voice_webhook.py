@@ -4,7 +4,8 @@ beside a bare Flask endpoint returning constant TwiML, measured in the same run.
     .venv/bin/python bench/voice_webhook.py [--connections 100] [--seconds 10]
 
 Needs `wrk` (Debian package; installed if missing) and PostgreSQL. Uses the database named by
-BENCH_DATABASE_URL (default: test_bench on 127.0.0.1, created if missing; its schema is reset).
+BENCH_DATABASE_URL (default: test_bench on 127.0.0.1, created if missing; its schema is reset) and
+BENCH_REDIS_URL (default: Redis db 10).
 Target (issue 2): p99 under 50 ms at 100 concurrent requests, and at least half the bare
 endpoint's throughput.
 """
@@ -34,6 +35,7 @@ from contact_center.twilio import sign  # noqa: E402
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench"
 )
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 AUTH_TOKEN = "bench-auth-token"
 ACCOUNT_SID = "AC" + "3" * 32
 NUMBER = "+14155550199"
@@ -57,7 +59,7 @@ def ensure_wrk() -> str:
 
 def prepare_database() -> None:
     fresh_database(DB_URL)
-    env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": "redis://127.0.0.1:6379/10"}
+    env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL}
     flask = [str(Path(sys.executable).parent / "flask"), "--app", "wsgi"]
     for args in (
         [
@@ -189,7 +191,7 @@ def main() -> int:
             env = {
                 **os.environ,
                 "DATABASE_URL": DB_URL,
-                "REDIS_URL": "redis://127.0.0.1:6379/10",
+                "REDIS_URL": REDIS_URL,
                 "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "PUBLIC_BASE_URL": base,
