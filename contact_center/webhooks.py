@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec
 
 from flask import Response, current_app, request
+from sqlalchemy.exc import DBAPIError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from contact_center import voice
@@ -64,14 +65,31 @@ def messaging_twiml(reply: str | None) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
-def voice_webhook(fallback: Callable[[], voice.Script]) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
-    """A voice view never answers Twilio with a 500: on any error the caller hears ``fallback``."""
+def voice_webhook(
+    fallback: Callable[[], voice.Script],
+) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
+    """A voice view never answers Twilio with a 500: on any error the caller hears ``fallback``.
+
+    A pooled database connection found dead (the pool pings only idle ones) is not an error the
+    caller should hear: the view runs once more, on a fresh connection. Voice views are
+    idempotent, as Twilio's own retries need, so running one twice is safe.
+    """
 
     def decorate(view: Callable[P, Any]) -> Callable[P, Any]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
             try:
-                return view(*args, **kwargs)
+                try:
+                    return view(*args, **kwargs)
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        raise
+                    logger.warning(
+                        "database connection lost, running the webhook again path=%s call_sid=%s",
+                        request.path,
+                        request.form.get("CallSid", "-"),
+                    )
+                    return view(*args, **kwargs)
             except Exception:
                 logger.exception(
                     "voice webhook failed path=%s call_sid=%s",

@@ -334,6 +334,39 @@ def test_database_down_apologizes_and_offers_voicemail(
     assert status == 200 and "<Record" in body
 
 
+@pytest.mark.committed
+def test_a_dropped_database_connection_is_not_heard_by_the_caller(
+    session: Session, twilio: TwilioSimulator
+) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from contact_center import db
+    from tests.conftest import TEST_DATABASE_URL
+    from tests.contact_center.test_db import drop_pooled_connection
+
+    practice = make_practice(session)
+    session.commit()
+    engine = db.make_engine(TEST_DATABASE_URL, pool_size=1, max_overflow=0)
+    db.bind(sessionmaker(bind=engine, expire_on_commit=False))
+    form = {
+        "CallSid": new_sid("CA"),
+        "From": PATIENT,
+        "To": practice.phone_number,
+        "AccountSid": twilio.account_sid,
+        "CallStatus": "ringing",
+    }
+    try:
+        drop_pooled_connection(engine)  # in use a moment ago: no ping on checkout
+        status, body = twilio.post("/twilio/voice/incoming", form)
+    finally:
+        engine.dispose()
+    assert status == 200
+    assert "we would like to record this call" in body and "We're sorry" not in body
+    call = call_row(session, form["CallSid"])
+    events = session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id)).all()
+    assert events == ["incoming"]
+
+
 def test_caller_text_cannot_break_the_twiml(
     session: Session, twilio: TwilioSimulator
 ) -> None:
