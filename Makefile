@@ -10,4 +10,4 @@ bench: ## every benchmark (needs what `make test` installs)
 	for b in voice_webhook routing speed_to_lead transcription; do .venv/bin/python bench/$$b.py || exit 1; done
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

@@ -43,9 +43,7 @@ def clean_text(text: str) -> str:
     return " ".join(_XML_INVALID.sub(" ", text).split())
 
 
-def signature_valid(
-    auth_token: str, public_url: str, params: Any, signature: str | None
-) -> bool:
+def signature_valid(auth_token: str, public_url: str, params: Any, signature: str | None) -> bool:
     """True when ``signature`` is Twilio's signature of this URL and form."""
     if not signature:
         return False
@@ -152,7 +150,9 @@ def _render_step(response: VoiceResponse, step: voice.Step, base_url: str) -> No
 # --- REST ------------------------------------------------------------------------------------
 
 _SID_PREFIX = {"Calls": "CA", "Messages": "SM", "Recordings": "RE", "Queues": "QU"}
-_RESOURCE = re.compile(r"/(Calls|Messages|Recordings|Queues|Members)(?:/([A-Za-z0-9]+))?(?:\.json)?")
+_RESOURCE = re.compile(
+    r"/(Calls|Messages|Recordings|Queues|Members)(?:/([A-Za-z0-9]+))?(?:\.json)?"
+)
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,6 @@ class RecordingHttpClient(HttpClient):
         for listener in _listeners:
             listener(recorded)
         return Response(status, body, headers={"Content-Type": "application/json"})
-
 
     def _list_page(self, resource: str, query: Mapping[str, str], uri: str) -> dict[str, Any]:
         assert self._lookup is not None
@@ -340,8 +339,9 @@ class TwilioAdapter:
     def url(self, path: str) -> str:
         return _url(self.settings.public_base_url, path)
 
-    def create_call(self, *, to: str, from_: str, url: str, status_callback: str,
-                    timeout: int = 20) -> str:
+    def create_call(
+        self, *, to: str, from_: str, url: str, status_callback: str, timeout: int = 20
+    ) -> str:
         """Place an outbound call whose TwiML comes from ``url``; returns the CallSid."""
         call = self.client.calls.create(
             to=to,
@@ -365,9 +365,7 @@ class TwilioAdapter:
         )
         return str(message.sid)
 
-    def find_sent_message(
-        self, *, to: str, from_: str, body: str, since: datetime
-    ) -> str | None:
+    def find_sent_message(self, *, to: str, from_: str, body: str, since: datetime) -> str | None:
         """The SID of a text with this body that Twilio took from us since ``since`` (for a
         send whose answer was lost), or None. Twilio lists the newest first."""
         for message in self.client.messages.list(to=to, from_=from_, limit=50):

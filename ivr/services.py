@@ -111,8 +111,15 @@ def handle_incoming(session: Session, event: IncomingCall, now: datetime) -> Scr
         session.add(call)
         session.flush()
         # A call created just now has no timeline to replay against: skip the check.
-        add_event(session, call, "incoming", now, {"from": call.from_number},
-                  dedupe_key="incoming", fresh=True)
+        add_event(
+            session,
+            call,
+            "incoming",
+            now,
+            {"from": call.from_number},
+            dedupe_key="incoming",
+            fresh=True,
+        )
     else:  # Twilio retried the webhook
         add_event(session, call, "incoming", now, {"from": call.from_number}, dedupe_key="incoming")
     greeting = Say(practice.greeting_text())
@@ -130,7 +137,10 @@ def handle_incoming(session: Session, event: IncomingCall, now: datetime) -> Scr
 
     if practice.consent_mode is ConsentMode.ONE_PARTY:
         consent.record_recording_consent(
-            session, call, consent.ConsentDecision(True, "one_party"), now,
+            session,
+            call,
+            consent.ConsentDecision(True, "one_party"),
+            now,
             wording=consent.ONE_PARTY_NOTICE,
         )
         return _menu(lead_in=(greeting, Say(consent.ONE_PARTY_NOTICE)))
@@ -148,15 +158,26 @@ def answer_consent(session: Session, event: GatherAnswer, now: datetime) -> Scri
     call = call_by_sid(session, event.call_sid)
     decision = consent.decide(event.digits, event.speech, event.confidence)
     record = consent.record_recording_consent(
-        session, call, decision, now,
-        digits=event.digits, speech=event.speech, confidence=event.confidence,
+        session,
+        call,
+        decision,
+        now,
+        digits=event.digits,
+        speech=event.speech,
+        confidence=event.confidence,
     )
     add_event(
-        session, call, "consent", now,
-        {"granted": record.granted, "method": record.method}, dedupe_key="consent",
+        session,
+        call,
+        "consent",
+        now,
+        {"granted": record.granted, "method": record.method},
+        dedupe_key="consent",
     )
-    ack = "Thank you. This call will be recorded." if record.granted else (
-        "Thank you. This call will not be recorded."
+    ack = (
+        "Thank you. This call will be recorded."
+        if record.granted
+        else ("Thank you. This call will not be recorded.")
     )
     return _menu(lead_in=(Say(ack),))
 
@@ -200,7 +221,9 @@ def connect_to_coordinator(
     nobody signed in for this call: voicemail and a callback task."""
     practice = session.get_one(Practice, call.practice_id)
     routed = routing.route_call(
-        session, call, now,
+        session,
+        call,
+        now,
         choice=call.menu_choice.value if call.menu_choice else None,
         exclude_user_ids=rung_user_ids(session, call.id),
     )
@@ -215,12 +238,18 @@ def connect_to_coordinator(
     entry = routed.entry
     if routed.user is None:
         add_event(
-            session, call, "queued", now, {"position": routed.position, "entry_id": entry.id},
+            session,
+            call,
+            "queued",
+            now,
+            {"position": routed.position, "entry_id": entry.id},
             dedupe_key=f"queued:{entry.id}:{entry.offers}",
         )
         return Script.of(
-            Say("All of our patient coordinators are helping other patients. "
-                "Please stay on the line: the next available coordinator will be with you."),
+            Say(
+                "All of our patient coordinators are helping other patients. "
+                "Please stay on the line: the next available coordinator will be with you."
+            ),
             Enqueue(
                 name=routing.queue_name(practice.id),
                 wait_url=routing.wait_url(entry.id),
@@ -230,7 +259,11 @@ def connect_to_coordinator(
     user = routed.user
     call.coordinator_id = user.id
     add_event(
-        session, call, "ring", now, {"user_id": user.id, "identity": user.identity},
+        session,
+        call,
+        "ring",
+        now,
+        {"user_id": user.id, "identity": user.identity},
         dedupe_key=f"ring:{user.id}:{entry.offers}",
     )
     sid = quote(call.call_sid)
@@ -266,7 +299,10 @@ def dial_finished(
     """The <Dial> ended: done if the coordinator answered, else mark them away and try the next."""
     call = call_by_sid(session, event.call_sid)
     first_time = add_event(
-        session, call, "dial_result", now,
+        session,
+        call,
+        "dial_result",
+        now,
         {"status": event.dial_status, "user_id": call.coordinator_id},
         dedupe_key=f"dial:{event.dial_call_sid or event.dial_status}:{call.coordinator_id}",
     )
@@ -291,7 +327,10 @@ def voicemail_left(session: Session, event: VoicemailLeft, now: datetime) -> Scr
     if event.recording_sid is None or event.duration_s <= 0:
         return Script.of(Say("We did not receive a message. Goodbye."), Hangup())
     add_event(
-        session, call, "voicemail", now,
+        session,
+        call,
+        "voicemail",
+        now,
         {"recording_sid": event.recording_sid, "duration_s": event.duration_s},
         dedupe_key=f"voicemail:{event.recording_sid}",
     )
@@ -336,7 +375,10 @@ def coordinator_leg_status(session: Session, parent_sid: str, status: str, now: 
     """Status of the coordinator's leg of a call: answered means they are on the call."""
     call = call_by_sid(session, parent_sid)
     add_event(
-        session, call, "coordinator_leg", now,
+        session,
+        call,
+        "coordinator_leg",
+        now,
         {"status": status, "user_id": call.coordinator_id},
         dedupe_key=f"leg:{status}:{call.coordinator_id}",
     )
@@ -353,6 +395,11 @@ def _open_callback(
         return  # withheld number: nobody to call back
     patient_phone = session.get_one(Patient, call.patient_id).phone
     routing.create_callback_task(
-        session, practice, patient_phone, reason, now,
-        patient_id=call.patient_id, source_call_id=call.id,
+        session,
+        practice,
+        patient_phone,
+        reason,
+        now,
+        patient_id=call.patient_id,
+        source_call_id=call.id,
     )

@@ -28,4 +28,8 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 
 bash scripts/setup-venv.sh test
+# Style and types first: the same checks as `make lint`, plus mypy (configured in pyproject).
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -45,8 +45,9 @@ def test_consent_yes_by_key_records_the_call_and_rings_the_coordinator(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     ava = make_coordinator(session, practice, "ava")
-    caller = Caller(answers=[Answer(digits="1"), Answer(digits="1")],
-                    dials=[DialPlan("completed", 42)])
+    caller = Caller(
+        answers=[Answer(digits="1"), Answer(digits="1")], dials=[DialPlan("completed", 42)]
+    )
 
     sim = twilio.call(PATIENT, practice.phone_number, caller)
 
@@ -86,14 +87,20 @@ def test_consent_yes_by_speech_needs_confidence(
     make_coordinator(session, practice)
     make_coordinator(session, practice)  # the first is in wrap-up when the second call comes
     sure = twilio.call(
-        PATIENT, practice.phone_number,
-        Caller(answers=[Answer(speech="Yes.", confidence=0.91), Answer(digits="2")],
-               dials=[DialPlan("completed")]),
+        PATIENT,
+        practice.phone_number,
+        Caller(
+            answers=[Answer(speech="Yes.", confidence=0.91), Answer(digits="2")],
+            dials=[DialPlan("completed")],
+        ),
     )
     unsure = twilio.call(
-        "+13105550143", practice.phone_number,
-        Caller(answers=[Answer(speech="yes", confidence=0.31), Answer(digits="2")],
-               dials=[DialPlan("completed")]),
+        "+13105550143",
+        practice.phone_number,
+        Caller(
+            answers=[Answer(speech="yes", confidence=0.31), Answer(digits="2")],
+            dials=[DialPlan("completed")],
+        ),
     )
     granted = consent_of(session, call_row(session, sure.call_sid))
     assert (granted.granted, granted.method, granted.speech) == (True, "speech", "Yes.")
@@ -109,7 +116,8 @@ def test_consent_no_means_no_recording_anywhere(
 ) -> None:
     make_coordinator(session, practice)
     sim = twilio.call(
-        PATIENT, practice.phone_number,
+        PATIENT,
+        practice.phone_number,
         Caller(answers=[Answer(digits="2"), Answer(digits="3")], dials=[DialPlan("completed")]),
     )
     assert "This call will not be recorded." in sim.said
@@ -127,8 +135,11 @@ def test_spoken_no_and_other_keys_refuse(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     make_coordinator(session, practice)
-    for answer in (Answer(speech="no thank you", confidence=0.95), Answer(digits="7"),
-                   Answer(speech="yes but not today", confidence=0.95)):
+    for answer in (
+        Answer(speech="no thank you", confidence=0.95),
+        Answer(digits="7"),
+        Answer(speech="yes but not today", confidence=0.95),
+    ):
         sim = twilio.call(PATIENT, practice.phone_number, Caller(answers=[answer]))
         assert consent_of(session, call_row(session, sim.call_sid)).granted is False
 
@@ -141,16 +152,17 @@ def test_silence_is_no_and_the_menu_defaults_to_anything_else(
     call = call_row(session, sim.call_sid)
     consent = consent_of(session, call)
     assert (consent.granted, consent.method, consent.digits, consent.speech) == (
-        False, "silence", None, None,
+        False,
+        "silence",
+        None,
+        None,
     )
     assert call.menu_choice is MenuChoice.OTHER
     assert sim.dialed[0]["target"] == "ava"
     assert sim.whispers == ["Glow Aesthetics, general question."]
 
 
-def test_one_party_practice_notifies_and_records(
-    session: Session, twilio: TwilioSimulator
-) -> None:
+def test_one_party_practice_notifies_and_records(session: Session, twilio: TwilioSimulator) -> None:
     practice = make_practice(session, consent_mode=ConsentMode.ONE_PARTY.value)
     make_coordinator(session, practice)
     sim = twilio.call(
@@ -216,8 +228,13 @@ def test_unknown_number_is_told_politely_and_nothing_is_stored(
 def test_forged_or_missing_signature_is_refused_and_changes_nothing(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
-    form = {"CallSid": new_sid("CA"), "From": PATIENT, "To": practice.phone_number,
-            "AccountSid": twilio.account_sid, "CallStatus": "ringing"}
+    form = {
+        "CallSid": new_sid("CA"),
+        "From": PATIENT,
+        "To": practice.phone_number,
+        "AccountSid": twilio.account_sid,
+        "CallStatus": "ringing",
+    }
     status, _ = twilio.post("/twilio/voice/incoming", form, signature="Zm9yZ2VkIHNpZ25hdHVyZQ==")
     assert status == 403
     status, _ = twilio.post("/twilio/voice/incoming", form, signature="")
@@ -227,8 +244,10 @@ def test_forged_or_missing_signature_is_refused_and_changes_nothing(
 
     other = sign(twilio.auth_token, twilio.url("/twilio/voice/consent"), form)
     assert twilio.post("/twilio/voice/incoming", form, signature=other)[0] == 403
-    assert twilio.post("/twilio/voice/status", {**form, "CallStatus": "completed"},
-                       signature="bad")[0] == 403
+    assert (
+        twilio.post("/twilio/voice/status", {**form, "CallStatus": "completed"}, signature="bad")[0]
+        == 403
+    )
     assert session.scalar(select(func.count()).select_from(Call)) == 0
 
 
@@ -236,8 +255,9 @@ def test_duplicate_and_reordered_status_callbacks_keep_the_latest_status(
     session: Session, twilio: TwilioSimulator, practice: Practice
 ) -> None:
     make_coordinator(session, practice)
-    sim = twilio.call(PATIENT, practice.phone_number, Caller(dials=[DialPlan()]),
-                      send_final_status=False)
+    sim = twilio.call(
+        PATIENT, practice.phone_number, Caller(dials=[DialPlan()]), send_final_status=False
+    )
     assert twilio.status(sim.call_sid, "completed", CallDuration="75")[0] == 200
     assert twilio.status(sim.call_sid, "completed", CallDuration="75")[0] == 200
     assert twilio.status(sim.call_sid, "ringing")[0] == 200  # late, out of order
@@ -259,7 +279,8 @@ def test_no_coordinator_available_means_voicemail_and_a_callback_task(
 ) -> None:
     make_coordinator(session, practice, state=PresenceState.AWAY)
     sim = twilio.call(
-        PATIENT, practice.phone_number,
+        PATIENT,
+        practice.phone_number,
         Caller(answers=[Answer(digits="1"), Answer(digits="1")], voicemail_seconds=[20]),
     )
     assert sim.dialed == []
@@ -288,9 +309,12 @@ def test_ring_no_answer_marks_the_coordinator_away_and_tries_the_next(
     first = make_coordinator(session, practice, "longest", idle_since=now - timedelta(hours=1))
     second = make_coordinator(session, practice, "recent", idle_since=now - timedelta(minutes=1))
     sim = twilio.call(
-        PATIENT, practice.phone_number,
-        Caller(answers=[Answer(digits="1"), Answer(digits="2")],
-               dials=[DialPlan("no-answer", 0), DialPlan("completed", 30)]),
+        PATIENT,
+        practice.phone_number,
+        Caller(
+            answers=[Answer(digits="1"), Answer(digits="2")],
+            dials=[DialPlan("no-answer", 0), DialPlan("completed", 30)],
+        ),
     )
     assert [d["target"] for d in sim.dialed] == ["longest", "recent"]
     assert session.get_one(Presence, first.id).state is PresenceState.AWAY
@@ -325,8 +349,12 @@ def test_database_down_apologizes_and_offers_voicemail(
 
     dead = db.make_engine("postgresql+psycopg://postgres@127.0.0.1:1/test", pool_pre_ping=False)
     db.bind(sessionmaker(bind=dead))
-    form = {"CallSid": new_sid("CA"), "From": PATIENT, "To": practice.phone_number,
-            "AccountSid": twilio.account_sid}
+    form = {
+        "CallSid": new_sid("CA"),
+        "From": PATIENT,
+        "To": practice.phone_number,
+        "AccountSid": twilio.account_sid,
+    }
     status, body = twilio.post("/twilio/voice/incoming", form)
     assert status == 200
     assert "We're sorry, we are having trouble" in body and "<Hangup" in body
@@ -367,9 +395,7 @@ def test_a_dropped_database_connection_is_not_heard_by_the_caller(
     assert events == ["incoming"]
 
 
-def test_caller_text_cannot_break_the_twiml(
-    session: Session, twilio: TwilioSimulator
-) -> None:
+def test_caller_text_cannot_break_the_twiml(session: Session, twilio: TwilioSimulator) -> None:
     practice = make_practice(session, greeting="Welcome to <Glow> & \x07Co\x1b.")
     sim = twilio.call(PATIENT, practice.phone_number)
     assert sim.errors == []
