@@ -33,6 +33,24 @@ def _wait_healthy(url: str, seconds: float) -> bool:
     return False
 
 
+def web_command(host: str, port: int) -> list[str]:
+    """The demo's web server: gunicorn with the production settings (gunicorn.conf.py, gevent
+    workers, so open consoles' event streams cost no request capacity), two processes."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    return [
+        gunicorn,
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
+        "--workers",
+        "2",
+        "--bind",
+        f"{host}:{port}",
+        "--log-level",
+        "warning",
+        "wsgi:app",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -60,23 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     with session_scope() as session:
         print(demo.seed(session, clock.now()), flush=True)
 
-    bin_dir = Path(sys.executable).parent
-    web = subprocess.Popen(
-        [
-            str(bin_dir / "gunicorn"),
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--bind",
-            f"{args.host}:{args.port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    web = subprocess.Popen(web_command(args.host, args.port), cwd=ROOT, env=env)
     # The demo's worker rings the console's sandbox softphone for the dialer's calls.
     worker = subprocess.Popen(
         [sys.executable, "-m", "contact_center.worker"],
