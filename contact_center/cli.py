@@ -6,6 +6,7 @@ Bad arguments print one line and exit with code 2, having written nothing.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,40 @@ def _one_line_errors() -> Iterator[None]:
     except DomainError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+NO_SCHEMA = "error: the database has no schema yet: run flask --app wsgi db upgrade first"
+
+
+def _schema_missing(exc: BaseException) -> bool:
+    """True for the errors of a database that was never migrated (or is behind)."""
+    orig = getattr(exc, "orig", exc)
+    kind = type(orig).__name__
+    text = str(orig)
+    return kind in ("UndefinedTable", "UndefinedColumn") or text.startswith(
+        ("no such table", "no such column")
+    )
+
+
+def require_schema(command: click.Command) -> click.Command:
+    """Make ``command`` (a group: every subcommand) answer an unmigrated database with one
+    line and exit code 2, instead of a traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    invoke = command.invoke
+
+    @functools.wraps(invoke)
+    def guarded(ctx: click.Context) -> Any:
+        try:
+            return invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            if not _schema_missing(exc):
+                raise
+            click.echo(NO_SCHEMA, err=True)
+            sys.exit(2)
+
+    command.invoke = guarded  # type: ignore[method-assign]
+    return command
 
 
 def alembic_config(database_url: str) -> Any:
@@ -167,4 +202,6 @@ def register(app: Flask) -> None:
         user_cli,
     ]
     for command in commands:
+        if command is not db_cli:
+            require_schema(command)  # type: ignore[arg-type]
         app.cli.add_command(command)  # type: ignore[arg-type]

@@ -8,7 +8,6 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import left_to_reconciler
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
@@ -92,10 +91,9 @@ def status() -> Response:
     event = StatusUpdate.from_form(request.form)
     with session_scope() as session:
         moved = services.update_call_status(session, event, clock.now())
-    if moved and event.status in FINAL_STATUSES:
-        # Missed-call text-back; the job checks the call went unanswered and may be texted.
-        with left_to_reconciler(f"text-back {event.call_sid}"):
-            schedule_text_back(app_settings(), event.call_sid)
+        if moved and event.status in FINAL_STATUSES:
+            # Missed-call text-back; the job checks the call went unanswered and may be texted.
+            schedule_text_back(session, event.call_sid)
     return twiml(EMPTY)
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.voice import EMPTY, Hangup, Say, Script
-from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
+from contact_center.webhooks import twilio_signed, twiml, voice_webhook
 from routing import click_to_dial, dialer_jobs
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,6 @@ def status() -> Response:
             int(raw) if raw.isdigit() else None,
             clock.now(),
         )
-    if freed is not None:
-        dialer_jobs.schedule_practice(app_settings(), freed)
+        if freed is not None:
+            dialer_jobs.schedule_practice(session, freed)
     return twiml(EMPTY)

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.voice import EMPTY, Hangup, Say, Script
-from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
+from contact_center.webhooks import twilio_signed, twiml, voice_webhook
 from routing import dialer_jobs, dialer_legs
 
 logger = logging.getLogger(__name__)
@@ -48,9 +48,8 @@ def bridge_result() -> Response:
         script, following = dialer_legs.bridge_result(
             session, attempt_id, token, status, clock.now()
         )
-        due = (following.id, following.due_at) if following else None
-    if due:
-        dialer_jobs.schedule_attempt(app_settings(), *due)
+        if following:
+            dialer_jobs.schedule_attempt(session, following.id, following.due_at)
     return twiml(script)
 
 
@@ -64,9 +63,8 @@ def outcome() -> Response:
         script, following = dialer_legs.record_outcome(
             session, attempt_id, token, digits, clock.now()
         )
-        due = (following.id, following.due_at) if following else None
-    if due:
-        dialer_jobs.schedule_attempt(app_settings(), *due)
+        if following:
+            dialer_jobs.schedule_attempt(session, following.id, following.due_at)
     return twiml(script)
 
 
@@ -84,6 +82,6 @@ def status() -> Response:
             int(raw) if raw.isdigit() else None,
             clock.now(),
         )
-    if freed is not None:
-        dialer_jobs.schedule_practice(app_settings(), freed)
+        if freed is not None:
+            dialer_jobs.schedule_practice(session, freed)
     return twiml(EMPTY)

@@ -8,15 +8,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import left_to_reconciler
 from contact_center.leads import services
 from contact_center.leads.services import Accepted
 from contact_center.messaging.jobs import schedule_delivery
-from contact_center.settings import Settings
-from contact_center.webhooks import app_settings
 from routing import dialer_jobs, sla
 from routing.leads import accept_lead
 
@@ -31,16 +29,15 @@ def _api_key() -> str | None:
     return request.headers.get("X-Api-Key")
 
 
-def schedule_follow_up(settings: Settings, practice_id: int, accepted: Accepted) -> None:
-    """After the lead's commit: its instant text and its first dial. If Redis is away, the
-    reconcilers send and dial it later."""
-    with left_to_reconciler("lead follow-up"):
-        if accepted.message_id is not None:
-            schedule_delivery(settings, accepted.message_id)
-        if accepted.attempt_id is not None:
-            dialer_jobs.schedule_first_dial(
-                settings, practice_id, accepted.attempt_id, accepted.attempt_due
-            )
+def schedule_follow_up(session: Session, practice_id: int, accepted: Accepted) -> None:
+    """Once ``session`` commits: the lead's instant text and its first dial. If Redis is away,
+    the reconcilers send and dial it later."""
+    if accepted.message_id is not None:
+        schedule_delivery(session, accepted.message_id)
+    if accepted.attempt_id is not None:
+        dialer_jobs.schedule_first_dial(
+            session, practice_id, accepted.attempt_id, accepted.attempt_due
+        )
 
 
 @bp.post("/leads")
@@ -54,16 +51,18 @@ def create_lead() -> tuple[Response, int]:
             practice = services.practice_for_key(session, _api_key())
             practice_id = practice.id
             accepted = accept_lead(session, practice, key, raw, data, clock.now())
+            schedule_follow_up(session, practice_id, accepted)
     except services.RequestInFlight:
         # A concurrent twin held the key; it has committed (or failed) by now: replay it.
         with session_scope() as session:
             replay = services.stored_answer(
                 session, practice_id, (key or "").strip(), services.request_digest(raw)
             )
+            if replay is not None and replay.status_code != 0:
+                schedule_follow_up(session, practice_id, replay)
         if replay is None or replay.status_code == 0:
             return jsonify(error="a request with this Idempotency-Key is in progress"), 409
         accepted = replay
-    schedule_follow_up(app_settings(), practice_id, accepted)
     response = jsonify(accepted.body)
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"

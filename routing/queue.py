@@ -206,7 +206,7 @@ def _assign(
         fresh=True,  # ``offers`` just grew: this key cannot exist yet
     )
     if redirect:
-        outbox.after_commit(session, outbox.REDIRECT_WAITER, entry.id)
+        outbox.redirect_waiter(session, entry.id)
 
 
 def _next_in_line(session: Session, user_id: int, practice_ids: list[int]) -> QueueEntry | None:

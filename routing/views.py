@@ -23,7 +23,7 @@ from contact_center.voice import Pause, Script, apology_and_voicemail
 from contact_center.web.access import current_user, practice_view
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services as ivr
-from routing import jobs, queue, services, waiting
+from routing import queue, services, waiting
 from routing.models import Presence, QueueEntry, QueueStatus
 
 queue_bp = Blueprint("queue", __name__, url_prefix="/twilio/queue")
@@ -36,7 +36,6 @@ LEAVE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Leave /></Respon
 def register(app: Flask) -> None:
     app.register_blueprint(queue_bp)
     app.register_blueprint(api_bp)
-    jobs.install()
 
 
 @dataclass(frozen=True)

@@ -130,12 +130,11 @@ def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[
             message = inbox_service.reply(
                 s, practice_id, conversation_id, user.id, body, clock.now()
             )
-            message_id, send_after = message.id, message.send_after
+            schedule_delivery(s, message.id, message.send_after)
     except NotFound:
         raise
     except DomainError as exc:  # the send function's refusal, shown inline
         return _inbox_page(practice_id, str(conversation_id), str(exc), body), 422
-    schedule_delivery(app_settings(), message_id, send_after)
     return redirect(url_for("pages.inbox", practice_id=practice_id, c=conversation_id, sent=1))
 
 

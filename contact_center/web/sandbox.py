@@ -189,7 +189,7 @@ def web_lead(practice_id: int) -> Response:
         }
         raw = json.dumps(data).encode()
         accepted = accept_lead(s, practice, new_sid("LD"), raw, data, clock.now())
-    schedule_follow_up(app_settings(), practice_id, accepted)
+        schedule_follow_up(s, practice_id, accepted)
     return jsonify(accepted.body)
 
 

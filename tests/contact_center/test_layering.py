@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDE_PACKAGES = frozenset(
     {"contact_center", "ivr", "routing", "recordings", "transcription", "qa"}
 )
-GUIDE_MODULES = frozenset({"wsgi"})
+# gunicorn.conf.py: the web server's settings (gunicorn reads it; no code imports it).
+GUIDE_MODULES = frozenset({"wsgi", "gunicorn.conf"})
 NOT_PACKAGES = frozenset({"tests", "bench", "scripts"})
 
 # What each package may import besides itself. Flow (STYLE.md): ivr -> routing;
