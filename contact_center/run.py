@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         children.append(worker)
         url = f"http://{args.host}:{args.port}"
-        if not _wait_healthy(url, 30) or web.poll() is not None:
+        if not _wait_healthy(url, 60) or web.poll() is not None:
             print("the web server did not start; see the messages above", file=sys.stderr)
             return 1
         mode = (

@@ -12,10 +12,9 @@ import logging
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import REALTIME, enqueue
 from contact_center.runtime import current_settings
 from contact_center.twilio import get_adapter
-from routing import services
+from routing import outbox, services
 from routing.models import QueueEntry, QueueStatus
 from routing.queue import connect_url
 
@@ -74,14 +73,8 @@ def reconcile() -> dict[str, int]:
     counts["assigned"] = assigned
     with session_scope() as session:
         unsent = services.unsent_redirects(session)
-    for entry_id in unsent:
-        enqueue(
-            current_settings(),
-            redirect_waiter,
-            entry_id,
-            queue=REALTIME,
-            job_id=f"redirect-waiter-{entry_id}",
-        )
+        for entry_id in unsent:
+            outbox.redirect_waiter(session, entry_id)
     counts["redirects"] = len(unsent)
     if any(counts.values()):
         logger.info("routing reconciled %s", counts)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from contact_center.embedded import _alive, stop_embedded_redis
 from tests.conftest import ROOT, TEST_DATABASE_URL
 
 
@@ -39,10 +40,10 @@ def test_run_command_serves_on_sqlite_and_embedded_redis(tmp_path: Path) -> None
         assert "demo practice created: Glow Aesthetics +14155550100" in result.stdout
         assert "web and worker are up" in result.stdout
         assert (tmp_path / "var" / "contact_center.sqlite3").exists()
-        assert (tmp_path / "var" / "redis" / "redis.sock").exists()
+        # The embedded Redis ran for the check, and stopped with it.
+        assert (tmp_path / "var" / "redis" / "redis.log").exists()
+        assert not _alive(tmp_path / "var" / "redis" / "redis.sock")
     finally:
-        from contact_center.embedded import stop_embedded_redis
-
         stop_embedded_redis(tmp_path / "var")
 
 
@@ -108,7 +109,6 @@ def test_run_command_with_the_port_taken_says_so_and_starts_nothing(tmp_path: Pa
 def test_stopping_the_run_command_stops_web_worker_and_embedded_redis(
     tmp_path: Path, signum: int
 ) -> None:
-    from contact_center.embedded import _alive, stop_embedded_redis
     from tests.workers import descendants
 
     var = tmp_path / "var"
