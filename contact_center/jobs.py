@@ -238,10 +238,12 @@ def run_after_commit(session: Session) -> None:
                 enqueue_at(current_settings(), at, note.job, *note.ids, **options)
             else:
                 enqueue(current_settings(), note.job, *note.ids, **options)
-        except Exception:  # the commit stands; the reconciler re-reads the rows
+        except RedisError:  # the commit stands; the reconciler re-reads the rows
             logger.warning(
-                "after commit: could not enqueue %s; left to the reconciler", what, exc_info=True
+                "after commit: redis unavailable, %s left to the reconciler", what, exc_info=True
             )
+        except Exception:  # not Redis: a bug to see in the logs, still never the caller's error
+            logger.exception("after commit: could not enqueue %s; left to the reconciler", what)
 
 
 def _discard_after_rollback(session: Session, previous_transaction: Any) -> None:
