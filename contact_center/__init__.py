@@ -11,6 +11,7 @@ import logging
 from flask import Flask, Response, jsonify
 
 from contact_center.errors import DomainError, Forbidden, InvalidInput, NotFound
+from contact_center.parsing import IdConverter
 from contact_center.settings import Settings
 
 
@@ -24,6 +25,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = Flask(__name__)
+    # Before any rule is added: every <int:...> id in a URL fits PostgreSQL integer (else 404).
+    app.url_map.converters["int"] = IdConverter
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.env == "test")
     app.extensions["contact_center.settings"] = settings
     runtime.install(settings)

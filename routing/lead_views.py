@@ -9,7 +9,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.jobs import left_to_reconciler
 from contact_center.leads import services
@@ -47,12 +47,12 @@ def schedule_follow_up(settings: Settings, practice_id: int, accepted: Accepted)
 def create_lead() -> tuple[Response, int]:
     """Accept a lead; the same Idempotency-Key answers the first result and creates nothing."""
     raw = request.get_data(cache=True)
-    data = request.get_json(silent=True)
     key = request.headers.get("Idempotency-Key")
     try:
         with session_scope() as session:
             practice = services.practice_for_key(session, _api_key())
             practice_id = practice.id
+            data = parsing.json_body(raw)  # only for a known key: parsing costs
             accepted = accept_lead(session, practice, key, raw, data, clock.now())
     except services.RequestInFlight:
         # A concurrent twin held the key; it has committed (or failed) by now: replay it.

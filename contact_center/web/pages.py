@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import (
@@ -19,7 +18,7 @@ from flask import (
 from werkzeug.http import parse_range_header
 from werkzeug.wrappers import Response as BaseResponse
 
-from contact_center import auth, clock
+from contact_center import auth, clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, Forbidden, NotFound
 from contact_center.messaging.jobs import schedule_delivery
@@ -42,6 +41,7 @@ bp = Blueprint("pages", __name__, url_prefix="/p/<int:practice_id>")
 
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
 SUPERVISING = {Role.QA_LEAD, Role.ADMIN}
+CALL_FLAGS = frozenset({"after_hours", "missed", "no_consent"})
 
 
 @bp.errorhandler(NotFound)
@@ -100,8 +100,9 @@ def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft
     with session_scope() as s:
         threads = inbox_service.threads(s, practice_id)
         current = messages = None
-        if selected.isdigit():
-            current = inbox_service.conversation_in_practice(s, practice_id, int(selected))
+        chosen = parsing.ident(selected)
+        if chosen is not None:
+            current = inbox_service.conversation_in_practice(s, practice_id, chosen)
             messages = inbox_service.messages_of(s, current)
         elif threads:
             current = inbox_service.conversation_in_practice(s, practice_id, threads[0].id)
@@ -124,7 +125,7 @@ def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft
 def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[str, int]:
     user = current_user()
     assert user is not None
-    body = request.form.get("body", "")
+    body = parsing.text(request.form.get("body"), 1600)
     try:
         with session_scope() as s:
             message = inbox_service.reply(
@@ -141,16 +142,11 @@ def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[
 
 def _call_filter() -> queries.CallFilter:
     args = request.args
-    try:
-        day = date.fromisoformat(args["day"]) if args.get("day") else None
-    except ValueError:
-        day = None
-    coordinator = args.get("coordinator", "")
     return queries.CallFilter(
-        coordinator_id=int(coordinator) if coordinator.isdigit() else None,
-        day=day,
+        coordinator_id=parsing.ident(args.get("coordinator")),
+        day=parsing.day(args.get("day")),
         recorded_only=args.get("recorded") == "1",
-        flag=args.get("flag") or None,
+        flag=parsing.choice(args.get("flag"), CALL_FLAGS),
     )
 
 
@@ -175,7 +171,9 @@ def qa_calls(practice_id: int) -> str:
 def _reader() -> Reader:
     user = current_user()
     assert user is not None
-    return Reader(user.id, request.remote_addr, request.headers.get("User-Agent", "")[:255])
+    return Reader(
+        user.id, request.remote_addr, parsing.text(request.headers.get("User-Agent"), 255)
+    )
 
 
 @bp.get("/calls/<int:call_id>")
@@ -203,7 +201,7 @@ def call_detail(practice_id: int, call_id: int) -> str:
         outcome_label=outcome_label,
         qa=qa,
         can_review=can_review,
-        error=request.args.get("error"),
+        error=parsing.line(request.args.get("error"), 300) or None,
     )
 
 
@@ -258,13 +256,15 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
                     practice_id,
                     call_id,
                     user.id,
-                    form.get("criterion", ""),
+                    parsing.token(form.get("criterion")),
                     form.get("met") == "1",
-                    form.get("note") or None,
+                    parsing.text(form.get("note"), 2000) or None,
                     now,
                 )
             elif action == "comment":
-                review.comment(s, practice_id, call_id, user.id, form.get("comment", ""), now)
+                review.comment(
+                    s, practice_id, call_id, user.id, parsing.text(form.get("comment"), 4000), now
+                )
             else:
                 review.finalize(s, practice_id, call_id, user.id, now)
     except NotFound:
@@ -310,7 +310,10 @@ def settings(practice_id: int) -> BaseResponse | str | tuple[str, int]:
     if request.method == "POST":
         form = request.form
         values = practice_settings.PracticeSettings(
-            **{f: form.get(f, "") for f in practice_settings.PracticeSettings.__dataclass_fields__}
+            **{
+                f: parsing.text(form.get(f), 4000)
+                for f in practice_settings.PracticeSettings.__dataclass_fields__
+            }
         )
         try:
             with session_scope() as s:
@@ -330,8 +333,8 @@ def save_template(practice_id: int) -> BaseResponse | str | tuple[str, int]:
             practice_settings.save_template(
                 s,
                 practice_id,
-                request.form.get("name", ""),
-                request.form.get("body", ""),
+                parsing.text(request.form.get("name"), 200),
+                parsing.text(request.form.get("body"), 4000),
                 clock.now(),
             )
     except DomainError as exc:
