@@ -17,6 +17,8 @@ from contact_center.twilio import clean_text, render, signature_valid
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
+# Marks a view that answers valid TwiML whatever happens (tests walk the URL map for it).
+ALWAYS_TWIML = "_always_twiml"
 
 
 def app_settings() -> Settings:
@@ -98,6 +100,7 @@ def voice_webhook(
                 )
                 return twiml(fallback())
 
+        setattr(wrapper, ALWAYS_TWIML, True)
         return wrapper
 
     return decorate
