@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from contact_center.errors import DomainError, Forbidden, InvalidInput, NotFound
 from contact_center.parsing import IdConverter
 from contact_center.settings import Settings
+
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,8 +30,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     # Before any rule is added: every <int:...> id in a URL fits PostgreSQL integer (else 404).
     app.url_map.converters["int"] = IdConverter
-    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.env == "test")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "test",
+        # Every route: a larger body is refused with 413 before anything reads it (Twilio's
+        # webhooks, web-form leads and console forms are a few kilobytes).
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+    )
     app.extensions["contact_center.settings"] = settings
+    app.before_request(_refuse_large_bodies)  # first: before the login or signature checks
     runtime.install(settings)
     db.configure(settings.database_url)
 
@@ -62,6 +73,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(status="ok", sandbox=settings.sandbox)
 
     return app
+
+
+def _refuse_large_bodies() -> None:
+    """A declared body over the limit is refused on every route, read or not (413)."""
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        raise RequestEntityTooLarge()
 
 
 def _register_error_handlers(app: Flask) -> None:

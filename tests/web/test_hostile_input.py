@@ -13,12 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import EnvironBuilder
 
 from contact_center import clock, parsing
 from contact_center.leads import services as leads
 from contact_center.leads.models import Lead
 from contact_center.messaging.models import Message, MessageDirection
 from contact_center.simulator import TwilioSimulator
+from ivr.models import Call
 from recordings.models import Recording
 from tests.web.conftest import log_in
 from tests.web.test_access import PracticeData, practice_data
@@ -291,3 +293,96 @@ def test_the_parsing_layer() -> None:
     assert parsing.number("1e999", low=0, high=1) is None
     assert parsing.json_body(b"[" * 100_000) is None
     assert parsing.json_body(b"\xff") is None
+
+
+# --- request size and account ----------------------------------------------------------------
+
+
+class CountingBody:
+    """A request body of ``size`` bytes that counts what the server reads of it."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.position, self.read_bytes = size, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.position
+        n = left if n is None or n < 0 else min(n, left)
+        self.position += n
+        self.read_bytes += n
+        return b"a" * n
+
+    def readline(self, n: int = -1) -> bytes:
+        return self.read(n)
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = self.size + offset if whence == 2 else offset
+        return self.position
+
+
+HUGE = 128 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/twilio/voice/incoming",
+        "/twilio/sms/incoming",
+        "/api/leads",
+        "/login",
+        "/p/1/settings",
+        "/p/1/api/presence",
+    ],
+)
+def test_a_128_mb_body_is_refused_with_413_before_it_is_read(
+    client: FlaskClient, path: str
+) -> None:
+    body = CountingBody(HUGE)
+    response = client.post(
+        path,
+        input_stream=body,  # type: ignore[arg-type]
+        content_length=HUGE,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "anything", "Authorization": "Bearer cc_x"},
+    )
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+
+
+def test_a_body_without_a_length_is_cut_at_the_limit(app: Flask) -> None:
+    body = CountingBody(HUGE)
+    environ = EnvironBuilder(
+        path="/twilio/voice/incoming",
+        method="POST",
+        input_stream=body,  # type: ignore[arg-type]
+        content_type="application/x-www-form-urlencoded",
+        headers=[("X-Twilio-Signature", "anything")],
+    ).get_environ()
+    del environ["CONTENT_LENGTH"]  # chunked: the server only knows where the body ends
+    environ["wsgi.input_terminated"] = True
+    response = app.test_client().open(environ)
+    assert response.status_code == 413
+    assert body.read_bytes <= 2 * 1024 * 1024
+
+
+def test_a_signed_webhook_for_another_account_is_refused_and_changes_nothing(
+    session: Session, glow: PracticeData, twilio: TwilioSimulator
+) -> None:
+    form = {
+        "CallSid": "CA" + "7" * 32,
+        "From": "+13105550142",
+        "To": glow.practice.phone_number,
+        "CallStatus": "ringing",
+    }
+    foreign = {**form, "AccountSid": "AC" + "9" * 32}
+    assert twilio.post("/twilio/voice/incoming", foreign)[0] == 403
+    assert twilio.post("/twilio/voice/incoming", {**form, "AccountSid": ""})[0] == 403
+    assert session.scalars(select(Call).where(Call.call_sid == form["CallSid"])).all() == []
+    sms = {"MessageSid": "SM" + "7" * 32, "From": "+13105550142", "To": form["To"], "Body": "hi"}
+    assert twilio.post("/twilio/sms/incoming", {**sms, "AccountSid": "AC" + "9" * 32})[0] == 403
+    assert session.scalars(select(Message)).all() == []
+    status, body = twilio.post("/twilio/voice/incoming", form)  # this account's: answered
+    assert status == 200 and "<Response>" in body
+    assert session.scalars(select(Call).where(Call.call_sid == form["CallSid"])).one()
