@@ -42,6 +42,15 @@ bp = Blueprint("pages", __name__, url_prefix="/p/<int:practice_id>")
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
 SUPERVISING = {Role.QA_LEAD, Role.ADMIN}
 CALL_FLAGS = frozenset({"after_hours", "missed", "no_consent"})
+# The Voice SDK's sound names -> our files (scripts/make-softphone-sounds.py), not Twilio's CDN.
+SOFTPHONE_SOUNDS = {
+    "incoming": "incoming",
+    "outgoing": "outgoing",
+    "disconnect": "disconnect",
+    **{f"dtmf{d}": f"dtmf-{d}" for d in "0123456789"},
+    "dtmfs": "dtmf-star",
+    "dtmfh": "dtmf-hash",
+}
 
 
 @bp.errorhandler(NotFound)
@@ -87,6 +96,10 @@ def console(practice_id: int) -> str:
         presence=presence,
         outcomes=OUTCOMES,
         settable=[PresenceState.AVAILABLE, PresenceState.AWAY, PresenceState.OFFLINE],
+        sounds={
+            name: url_for("static", filename=f"sounds/{file}.wav")
+            for name, file in SOFTPHONE_SOUNDS.items()
+        },
     )
 
 
