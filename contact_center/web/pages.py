@@ -228,6 +228,9 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     store = store_for(app_settings())
     headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
     wanted = _byte_range(request.headers.get("Range"), audio.size)
+    if wanted == UNSATISFIABLE:
+        headers["Content-Range"] = f"bytes */{audio.size}"
+        return Response(status=416, headers=headers)
     if wanted is None or audio.size is None:
         # The whole file: its checksum is verified once the last byte is out.
         chunks = store.read(audio.path, audio.recording_sid, audio.sha256)
@@ -242,17 +245,21 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     return Response(stream_with_context(chunks), status=206, mimetype="audio/wav", headers=headers)
 
 
+UNSATISFIABLE = (-1, -1)
+
+
 def _byte_range(header: str | None, size: int | None) -> tuple[int, int] | None:
-    """The first range of a ``Range: bytes=a-b`` header within ``size``; None for the whole
-    file (no header, several ranges, or one we do not understand)."""
-    if not header or size is None or size <= 0:
+    """The range of a ``Range: bytes=a-b`` header within ``size``: None for the whole file
+    (no header, several ranges, or one we do not understand), ``UNSATISFIABLE`` for one that
+    starts past the end (416)."""
+    if not header or size is None:
         return None
     ranges = parse_range_header(header)
     if ranges is None or len(ranges.ranges) != 1:
         return None
     bounds = ranges.range_for_length(size)
     if bounds is None:
-        return None
+        return UNSATISFIABLE
     return bounds[0], bounds[1] - 1
 
 
