@@ -7,9 +7,10 @@ registers every feature's blueprints and commands.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Flask, Request, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from contact_center.errors import DomainError, Forbidden, InvalidInput, NotFound
 from contact_center.parsing import IdConverter
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = Flask(__name__)
+    app.request_class = JsonSafeRequest
     # Before any rule is added: every <int:...> id in a URL fits PostgreSQL integer (else 404).
     app.url_map.converters["int"] = IdConverter
     app.config.update(
@@ -73,6 +75,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(status="ok", sandbox=settings.sandbox)
 
     return app
+
+
+class JsonSafeRequest(Request):
+    """A JSON body nested too deeply for the parser is not JSON (None when silent, else 400),
+    not a RecursionError and a 500."""
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            raise BadRequest("the JSON body is nested too deeply") from None
 
 
 def _refuse_large_bodies() -> None:

@@ -208,6 +208,19 @@ def test_console_filters_and_ids_that_are_not_ids(app: Flask, glow: PracticeData
     assert admin.get(f"/p/{pid}/calls/{glow.call.id}?error=%00").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["api/presence", "api/routing/wrap-up/extend", "sandbox/calls"])
+def test_deeply_nested_json_to_console_endpoints(app: Flask, glow: PracticeData, path: str) -> None:
+    client = app.test_client()
+    csrf = log_in(client, glow.coordinator.email or "")
+    response = client.post(
+        f"/p/{glow.practice.id}/{path}",
+        data="[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status_code < 500
+
+
 def test_screen_pop_with_a_nul_call_sid(app: Flask, glow: PracticeData) -> None:
     client = app.test_client()
     log_in(client, glow.coordinator.email or "")
