@@ -22,7 +22,7 @@ from contact_center.messaging.models import Message, MessageDirection
 from contact_center.simulator import TwilioSimulator
 from ivr.models import Call
 from recordings.models import Recording
-from tests.web.conftest import log_in
+from tests.web.conftest import PASSWORD, log_in
 from tests.web.test_access import PracticeData, practice_data
 
 SUPERSCRIPT_TWO = "²"  # passes str.isdigit(), fails int()
@@ -399,3 +399,20 @@ def test_a_signed_webhook_for_another_account_is_refused_and_changes_nothing(
     status, body = twilio.post("/twilio/voice/incoming", form)  # this account's: answered
     assert status == 200 and "<Response>" in body
     assert session.scalars(select(Call).where(Call.call_sid == form["CallSid"])).one()
+
+
+@pytest.mark.parametrize(
+    "target", ["/p/1/console%0d%0aSet-Cookie:%20x=1", "/%00", "/²", "/%5Cevil.example"]
+)
+def test_login_with_a_hostile_next(app: Flask, glow: PracticeData, target: str) -> None:
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        f"/login?next={target}",
+        data={"email": glow.admin.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "\n" not in location and "\x00" not in location and "evil" not in location
+    assert all("x=1" not in cookie for cookie in response.headers.getlist("Set-Cookie"))
