@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.leads import services
 from contact_center.leads.services import Accepted
@@ -44,12 +44,12 @@ def schedule_follow_up(session: Session, practice_id: int, accepted: Accepted) -
 def create_lead() -> tuple[Response, int]:
     """Accept a lead; the same Idempotency-Key answers the first result and creates nothing."""
     raw = request.get_data(cache=True)
-    data = request.get_json(silent=True)
     key = request.headers.get("Idempotency-Key")
     try:
         with session_scope() as session:
             practice = services.practice_for_key(session, _api_key())
             practice_id = practice.id
+            data = parsing.json_body(raw)  # only for a known key: parsing costs
             accepted = accept_lead(session, practice, key, raw, data, clock.now())
             schedule_follow_up(session, practice_id, accepted)
     except services.RequestInFlight:

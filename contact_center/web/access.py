@@ -113,6 +113,8 @@ def safe_next(target: str | None) -> str | None:
     """Only same-site relative paths may be redirected to after login."""
     if not target:
         return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in target) or target.startswith("/\\"):
+        return None  # a header split, or "/\\host" that browsers read as "//host"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None

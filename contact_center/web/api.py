@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput, NotFound
 from contact_center.models import Role
@@ -81,7 +81,7 @@ def screen_pop(practice_id: int) -> Response:
     now = clock.now()
     with session_scope() as s:
         call = None
-        sid = request.args.get("call_sid", "")
+        sid = parsing.token(request.args.get("call_sid"), 34)
         if sid:
             call = queries.call_by_sid_in_practice(s, practice_id, sid)
         held = routing.presence_of(s, _me(), now).call_sid
@@ -108,9 +108,9 @@ def outcome(practice_id: int, call_id: int) -> Response:
             practice_id,
             call_id,
             _me(),
-            str(data.get("outcome", "")),
-            str(data.get("note", "")),
-            str(data.get("booked_for", "")),
+            parsing.token(data.get("outcome")),
+            parsing.text(data.get("note"), 4000),
+            parsing.token(data.get("booked_for")),
             now,
         )
         presence = routing.presence_of(s, _me(), now)

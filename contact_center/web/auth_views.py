@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from contact_center import auth
+from contact_center import auth, parsing
 from contact_center.db import session_scope
 from contact_center.models import Role
 from contact_center.web import demo_data
@@ -34,9 +34,9 @@ def login() -> BaseResponse | str | tuple[str, int]:
             demo=_demo_logins(),
             demo_password=demo_data.DEMO_PASSWORD,
         )
-    email = request.form.get("email", "")
+    email = parsing.line(request.form.get("email"), 254)
     with session_scope() as s:
-        user = auth.authenticate(s, email, request.form.get("password", ""))
+        user = auth.authenticate(s, email, parsing.text(request.form.get("password"), 1024))
         if user is not None:
             log_in(user)
     if user is None:

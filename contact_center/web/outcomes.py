@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from contact_center import parsing
 from contact_center.errors import InvalidInput
 from contact_center.web import queries
 from qa.models import Disposition
@@ -45,10 +46,9 @@ def record_outcome(
     call = queries.call_in_practice(session, practice_id, call_id)
     when = None
     if booked_for.strip():
-        try:
-            local = datetime.fromisoformat(booked_for.strip())
-        except ValueError as exc:
-            raise InvalidInput("the booking time is not a date and time", "booked_for") from exc
+        local = parsing.moment(booked_for)
+        if local is None:
+            raise InvalidInput("the booking time is not a date and time", "booked_for")
         zone = ZoneInfo(queries.practice(session, practice_id).timezone)
         when = local if local.tzinfo else local.replace(tzinfo=zone)
     result = set_outcome(

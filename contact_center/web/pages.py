@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import (
@@ -19,7 +18,7 @@ from flask import (
 from werkzeug.http import parse_range_header
 from werkzeug.wrappers import Response as BaseResponse
 
-from contact_center import auth, clock
+from contact_center import auth, clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, Forbidden, NotFound
 from contact_center.messaging.jobs import schedule_delivery
@@ -42,6 +41,16 @@ bp = Blueprint("pages", __name__, url_prefix="/p/<int:practice_id>")
 
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
 SUPERVISING = {Role.QA_LEAD, Role.ADMIN}
+CALL_FLAGS = frozenset({"after_hours", "missed", "no_consent"})
+# The Voice SDK's sound names -> our files (scripts/make-softphone-sounds.py), not Twilio's CDN.
+SOFTPHONE_SOUNDS = {
+    "incoming": "incoming",
+    "outgoing": "outgoing",
+    "disconnect": "disconnect",
+    **{f"dtmf{d}": f"dtmf-{d}" for d in "0123456789"},
+    "dtmfs": "dtmf-star",
+    "dtmfh": "dtmf-hash",
+}
 
 
 @bp.errorhandler(NotFound)
@@ -87,6 +96,10 @@ def console(practice_id: int) -> str:
         presence=presence,
         outcomes=OUTCOMES,
         settable=[PresenceState.AVAILABLE, PresenceState.AWAY, PresenceState.OFFLINE],
+        sounds={
+            name: url_for("static", filename=f"sounds/{file}.wav")
+            for name, file in SOFTPHONE_SOUNDS.items()
+        },
     )
 
 
@@ -100,8 +113,9 @@ def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft
     with session_scope() as s:
         threads = inbox_service.threads(s, practice_id)
         current = messages = None
-        if selected.isdigit():
-            current = inbox_service.conversation_in_practice(s, practice_id, int(selected))
+        chosen = parsing.ident(selected)
+        if chosen is not None:
+            current = inbox_service.conversation_in_practice(s, practice_id, chosen)
             messages = inbox_service.messages_of(s, current)
         elif threads:
             current = inbox_service.conversation_in_practice(s, practice_id, threads[0].id)
@@ -124,7 +138,7 @@ def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft
 def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[str, int]:
     user = current_user()
     assert user is not None
-    body = request.form.get("body", "")
+    body = parsing.text(request.form.get("body"), 1600)
     try:
         with session_scope() as s:
             message = inbox_service.reply(
@@ -140,16 +154,11 @@ def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[
 
 def _call_filter() -> queries.CallFilter:
     args = request.args
-    try:
-        day = date.fromisoformat(args["day"]) if args.get("day") else None
-    except ValueError:
-        day = None
-    coordinator = args.get("coordinator", "")
     return queries.CallFilter(
-        coordinator_id=int(coordinator) if coordinator.isdigit() else None,
-        day=day,
+        coordinator_id=parsing.ident(args.get("coordinator")),
+        day=parsing.day(args.get("day")),
         recorded_only=args.get("recorded") == "1",
-        flag=args.get("flag") or None,
+        flag=parsing.choice(args.get("flag"), CALL_FLAGS),
     )
 
 
@@ -174,7 +183,9 @@ def qa_calls(practice_id: int) -> str:
 def _reader() -> Reader:
     user = current_user()
     assert user is not None
-    return Reader(user.id, request.remote_addr, request.headers.get("User-Agent", "")[:255])
+    return Reader(
+        user.id, request.remote_addr, parsing.text(request.headers.get("User-Agent"), 255)
+    )
 
 
 @bp.get("/calls/<int:call_id>")
@@ -202,7 +213,7 @@ def call_detail(practice_id: int, call_id: int) -> str:
         outcome_label=outcome_label,
         qa=qa,
         can_review=can_review,
-        error=request.args.get("error"),
+        error=parsing.line(request.args.get("error"), 300) or None,
     )
 
 
@@ -216,6 +227,9 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     store = store_for(app_settings())
     headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
     wanted = _byte_range(request.headers.get("Range"), audio.size)
+    if wanted == UNSATISFIABLE:
+        headers["Content-Range"] = f"bytes */{audio.size}"
+        return Response(status=416, headers=headers)
     if wanted is None or audio.size is None:
         # The whole file: its checksum is verified once the last byte is out.
         chunks = store.read(audio.path, audio.recording_sid, audio.sha256)
@@ -230,17 +244,21 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     return Response(stream_with_context(chunks), status=206, mimetype="audio/wav", headers=headers)
 
 
+UNSATISFIABLE = (-1, -1)
+
+
 def _byte_range(header: str | None, size: int | None) -> tuple[int, int] | None:
-    """The first range of a ``Range: bytes=a-b`` header within ``size``; None for the whole
-    file (no header, several ranges, or one we do not understand)."""
-    if not header or size is None or size <= 0:
+    """The range of a ``Range: bytes=a-b`` header within ``size``: None for the whole file
+    (no header, several ranges, or one we do not understand), ``UNSATISFIABLE`` for one that
+    starts past the end (416)."""
+    if not header or size is None:
         return None
     ranges = parse_range_header(header)
     if ranges is None or len(ranges.ranges) != 1:
         return None
     bounds = ranges.range_for_length(size)
     if bounds is None:
-        return None
+        return UNSATISFIABLE
     return bounds[0], bounds[1] - 1
 
 
@@ -257,13 +275,15 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
                     practice_id,
                     call_id,
                     user.id,
-                    form.get("criterion", ""),
+                    parsing.token(form.get("criterion")),
                     form.get("met") == "1",
-                    form.get("note") or None,
+                    parsing.text(form.get("note"), 2000) or None,
                     now,
                 )
             elif action == "comment":
-                review.comment(s, practice_id, call_id, user.id, form.get("comment", ""), now)
+                review.comment(
+                    s, practice_id, call_id, user.id, parsing.text(form.get("comment"), 4000), now
+                )
             else:
                 review.finalize(s, practice_id, call_id, user.id, now)
     except NotFound:
@@ -309,7 +329,10 @@ def settings(practice_id: int) -> BaseResponse | str | tuple[str, int]:
     if request.method == "POST":
         form = request.form
         values = practice_settings.PracticeSettings(
-            **{f: form.get(f, "") for f in practice_settings.PracticeSettings.__dataclass_fields__}
+            **{
+                f: parsing.text(form.get(f), 4000)
+                for f in practice_settings.PracticeSettings.__dataclass_fields__
+            }
         )
         try:
             with session_scope() as s:
@@ -329,8 +352,8 @@ def save_template(practice_id: int) -> BaseResponse | str | tuple[str, int]:
             practice_settings.save_template(
                 s,
                 practice_id,
-                request.form.get("name", ""),
-                request.form.get("body", ""),
+                parsing.text(request.form.get("name"), 200),
+                parsing.text(request.form.get("body"), 4000),
                 clock.now(),
             )
     except DomainError as exc:

@@ -34,7 +34,7 @@
     });
     const options = { practiceId: cfg.practiceId, eventSource: events,
       tokenRefreshMs: token.refresh_before * 1000, closeProtection: true,
-      codecPreferences: ["opus", "pcmu"] };
+      codecPreferences: ["opus", "pcmu"], sounds: cfg.sounds };
     const device = cfg.sandbox || !window.Twilio
       ? new window.SandboxDevice(token.token, options)
       : new window.Twilio.Device(token.token, options);
