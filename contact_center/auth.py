@@ -126,6 +126,37 @@ def require_role(
     return role
 
 
+def may_handle_call(
+    session: Session, user_id: int, practice_id: int, on_call: Iterable[int | None]
+) -> bool:
+    """THE access rule for a call and everything attached to it (recording, transcript,
+    outcome, screen pop): the practice's QA leads and admins, and the coordinator on that call
+    (``on_call``: the users reserved for or answering it). Nobody else, not even a colleague.
+
+    Features pass plain values (this module knows no Call) so the rule has one home that the
+    console, recordings, transcription and QA all call.
+    """
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user_id, Membership.practice_id == practice_id
+        )
+    )
+    if role in SUPERVISORS:
+        return True
+    return role is Role.COORDINATOR and user_id in set(on_call)
+
+
+def require_call_access(
+    session: Session, user_id: int, practice_id: int, on_call: Iterable[int | None]
+) -> None:
+    """``may_handle_call`` or ``Forbidden``."""
+    if not may_handle_call(session, user_id, practice_id, on_call):
+        raise Forbidden(
+            "only the coordinator on this call and the practice's QA leads and admins may "
+            "see or change it"
+        )
+
+
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 

@@ -5,6 +5,11 @@ routes that show no practice data). The wrapper loads the membership of the user
 ``practice_id`` in the URL before the view runs: not a member gives 404, a member without the
 role 403. Views then look objects up *within* that practice, so an id from another practice
 is 404 too. Unsafe methods need the session's CSRF token (form field or X-CSRF-Token header).
+
+Inside a practice, every route that reads or changes one call (its page, recording, transcript,
+outcome, screen pop) loads it with ``call_for`` (or checks it with ``require_call``): the call
+must be in the practice (404) and the user allowed by the one call rule,
+``auth.may_handle_call`` (403).
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from contact_center import auth
 from contact_center.db import session_scope
+from contact_center.errors import NotFound
 from contact_center.models import Role, User
+from ivr.models import Call
+from qa.audit import on_call
 
 SESSION_USER = "uid"
 SESSION_CSRF = "csrf"
@@ -153,6 +162,29 @@ def practice_view(
         return wrapper
 
     return decorate
+
+
+def require_call(s: Session, call: Call) -> Call:
+    """The call if the logged-in user may see and change it (the call rule), else Forbidden."""
+    user = current_user()
+    assert user is not None  # behind practice_view
+    auth.require_call_access(s, user.id, call.practice_id, on_call(call))
+    return call
+
+
+def call_for(s: Session, practice_id: int, call_id: int) -> Call:
+    """A call of this practice the user may handle: NotFound outside it, Forbidden by the rule."""
+    call = s.get(Call, call_id)
+    if call is None or call.practice_id != practice_id:
+        raise NotFound("no such call")
+    return require_call(s, call)
+
+
+def require_callback_leg(s: Session, practice_id: int, coordinator_id: int | None) -> None:
+    """A callback's coordinator leg: the same rule, with the attempt's coordinator on the call."""
+    user = current_user()
+    assert user is not None
+    auth.require_call_access(s, user.id, practice_id, (coordinator_id,))
 
 
 def role() -> Role:
