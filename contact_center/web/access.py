@@ -20,11 +20,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, jsonify, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from contact_center import auth
+from contact_center import auth, clock
 from contact_center.db import session_scope
 from contact_center.errors import NotFound
 from contact_center.models import Role, User
@@ -32,6 +42,7 @@ from ivr.models import Call
 from qa.audit import on_call
 
 SESSION_USER = "uid"
+SESSION_TOKEN = "sid"  # names the LoginSession row; ending that row ends this cookie
 SESSION_CSRF = "csrf"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Paths whose callers are not browsers with our session (Twilio signs its webhooks instead).
@@ -60,14 +71,20 @@ def install(app: Flask) -> None:
 
 
 def _load_user() -> None:
+    """The user of a live login session. The signed cookie alone is not enough: the session it
+    names must not have ended (logout, password change, deactivation) or expired."""
     g.user = None
-    uid = session.get(SESSION_USER)
+    uid, token = session.get(SESSION_USER), session.get(SESSION_TOKEN)
     if not isinstance(uid, int):
         return
-    with session_scope() as s:
-        user = s.get(User, uid)
-        if user is not None and user.password_hash:
-            g.user = CurrentUser(user.id, user.name, user.identity, user.email)
+    user = None
+    if isinstance(token, str) and token:
+        with session_scope() as s:
+            user = auth.session_user(s, uid, token, clock.now())
+            if user is not None:
+                g.user = CurrentUser(user.id, user.name, user.identity, user.email)
+    if user is None:
+        session.clear()  # an ended session: the browser forgets it and logs in again
 
 
 def csrf_token() -> str:
@@ -93,14 +110,27 @@ def _template_globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "current_user": current_user()}
 
 
-def log_in(user: User) -> None:
+def log_in(s: Session, user: User) -> None:
+    """Start a login session for the user (in the caller's transaction) and set the cookie."""
+    end_current_session(s)
     session.clear()  # a fresh session on login: no fixation of an earlier one
+    lifetime = current_app.permanent_session_lifetime
     session[SESSION_USER] = user.id
+    session[SESSION_TOKEN] = auth.start_session(s, user, clock.now(), lifetime)
     session[SESSION_CSRF] = auth.new_csrf_token()
     session.permanent = True
 
 
+def end_current_session(s: Session) -> None:
+    token = session.get(SESSION_TOKEN)
+    if isinstance(token, str) and token:
+        auth.end_session(s, token, clock.now())
+
+
 def log_out() -> None:
+    """End this login session for good: a copy of the cookie stops working too."""
+    with session_scope() as s:
+        end_current_session(s)
     session.clear()
 
 

@@ -38,7 +38,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
     with session_scope() as s:
         user = auth.authenticate(s, email, request.form.get("password", ""))
         if user is not None:
-            log_in(user)
+            log_in(s, user)
     if user is None:
         logger.info("failed console login for %r from %s", email[:80], request.remote_addr)
         return render_template(
