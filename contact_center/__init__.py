@@ -16,7 +16,7 @@ from contact_center.settings import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app. Tests pass their own ``settings``; otherwise read the environment."""
-    from contact_center import cli, db, runtime
+    from contact_center import cli, db, ratelimit, runtime
 
     settings = settings or Settings.from_env()
     logging.basicConfig(
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["contact_center.settings"] = settings
     runtime.install(settings)
     db.configure(settings.database_url)
+    ratelimit.install(app, settings)  # Flask-Limiter on the deployment's Redis
 
     from ivr.views import bp as voice_bp
     from recordings.views import bp as recordings_bp
