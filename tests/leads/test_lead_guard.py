@@ -217,3 +217,44 @@ def test_with_redis_away_leads_are_still_limited_in_memory(
         assert post(client, api_key, "+447400120001", "uk").status_code == 422
     finally:
         runtime.install(settings)  # the rest of the suite runs against the real Redis
+
+
+def test_admins_change_the_rules_and_see_surges_on_the_protection_page(
+    app: Flask,
+    session: Session,
+    client: FlaskClient,
+    api_key: str,
+    practice: Practice,
+    redis: Redis,
+) -> None:
+    guard.set_guard_settings(session, practice.id, surge_min_leads=2, surge_factor=5)
+    for n in range(2):
+        assert post(client, api_key, us_number(n), f"k-{n}", f"203.0.113.{n}").status_code == 201
+    post(client, api_key, "+19005550123", "premium")
+    admin = make_login(session, practice, "gadmin", Role.ADMIN)
+    console = app.test_client()
+    csrf = log_in(console, admin.email or "")
+    url = f"/p/{practice.id}/leads/protection"
+    page = console.get(url).get_data(as_text=True)
+    assert 'data-testid="surges"' in page and "+19005550123" in page
+    assert "number type not allowed" in page
+    bad = console.post(url, data={"csrf_token": csrf, "allowed_countries": "US,Narnia"})
+    assert bad.status_code == 422 and "ISO codes" in bad.get_data(as_text=True)
+    saved = console.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "allowed_countries": "US,CA,GB",
+            "per_key_limit": "10/minute",
+            "per_address_limit": "3/minute",
+            "per_destination_limit": "1/hour",
+            "surge_min_leads": "50",
+            "surge_factor": "4",
+        },
+    )
+    assert saved.status_code == 302
+    rules = guard.guard_settings(session, practice.id)
+    assert rules.allowed_countries == {"US", "CA", "GB"} and rules.per_destination_limit == "1/hour"
+    console.post(f"{url}/acknowledge", data={"csrf_token": csrf})
+    assert 'data-testid="surges"' not in console.get(url).get_data(as_text=True)
+    assert post(client, api_key, "+447400120002", "uk").status_code == 201
