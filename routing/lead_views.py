@@ -6,6 +6,7 @@ Authenticated with a practice API key: ``Authorization: Bearer <key>`` (or ``X-A
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -48,19 +49,15 @@ def schedule_follow_up(settings: Settings, practice_id: int, accepted: Accepted)
             )
 
 
+@dataclass(frozen=True)
 class ApiScreen:
-    """The leads API's fraud checks: rate limits per API key, client address and destination
-    (Redis, through Flask-Limiter), and the practice's destination rules."""
+    """The leads API's fraud checks: the practice's destination rules, then rate limits per
+    API key, client address and destination (Redis, through Flask-Limiter)."""
 
-    def __init__(
-        self, rules: guard.GuardSettings, practice_id: int, key_id: str, address: str
-    ) -> None:
-        self.rules, self.practice_id, self.key_id, self.address = (
-            rules,
-            practice_id,
-            key_id,
-            address,
-        )
+    rules: guard.GuardSettings
+    practice_id: int
+    key_id: str  # a digest of the API key, never the key
+    address: str
 
     def screen(self, phone: str) -> None:
         # Destination first: a flood of refused numbers costs no limit a real lead needs.
