@@ -21,7 +21,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app. Tests pass their own ``settings``; otherwise read the environment."""
-    from contact_center import cli, db, jobs, runtime
+    from contact_center import cli, db, jobs, ratelimit, runtime
 
     settings = settings or Settings.from_env()
     logging.basicConfig(
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     runtime.install(settings)
     db.configure(settings.database_url)
     jobs.install_after_commit()
+    ratelimit.install(app, settings)  # Flask-Limiter on the deployment's Redis
 
     from ivr.views import bp as voice_bp
     from recordings.views import bp as recordings_bp

@@ -156,6 +156,46 @@ def practice_api_key(practice_name: str, label: str) -> None:
         click.echo(create_api_key(session, practice, clock.now(), label=label))
 
 
+@practice_cli.command("lead-guard")
+@click.option("--practice", "practice_name", required=True)
+@click.option("--countries", default=None, help="Where lead numbers may be, e.g. US,CA")
+@click.option("--per-key", default=None, help="Leads per API key, e.g. 30/minute;1000/day")
+@click.option("--per-address", default=None, help="Leads per client address")
+@click.option("--per-destination", default=None, help="Leads per phone number")
+@click.option("--surge-min", type=int, default=None, help="Leads in an hour before a surge")
+@click.option("--surge-factor", type=int, default=None, help="Times the weekly hourly average")
+def practice_lead_guard(
+    practice_name: str,
+    countries: str | None,
+    per_key: str | None,
+    per_address: str | None,
+    per_destination: str | None,
+    surge_min: int | None,
+    surge_factor: int | None,
+) -> None:
+    """Show or change the lead form's fraud rules: countries, rate limits, surge alert."""
+    from contact_center.leads import guard
+
+    with _one_line_errors(), session_scope() as session:
+        practice = practices.practice_by_name(session, practice_name)
+        rules = guard.set_guard_settings(
+            session,
+            practice.id,
+            allowed_countries=countries,
+            per_key_limit=per_key,
+            per_address_limit=per_address,
+            per_destination_limit=per_destination,
+            surge_min_leads=surge_min,
+            surge_factor=surge_factor,
+        )
+        click.echo(
+            f"{practice.name}: countries {','.join(sorted(rules.allowed_countries))}; "
+            f"per key {rules.per_key_limit}; per address {rules.per_address_limit}; "
+            f"per number {rules.per_destination_limit}; surge above {rules.surge_min_leads} "
+            f"leads/hour and {rules.surge_factor}x the usual rate"
+        )
+
+
 @coordinator_cli.command("create")
 @click.option("--practice", "practice_name", required=True)
 @click.option("--name", required=True)

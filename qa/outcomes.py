@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import Forbidden, InvalidInput, NotFound
-from contact_center.models import Membership
 from ivr.models import Call
+from qa.audit import may_read_call
 from qa.models import CallOutcome, Disposition
 from qa.scoring import normalize
 from transcription.turns import Turn
@@ -125,6 +125,8 @@ def set_outcome(
 ) -> CallOutcome:
     """The coordinator's disposition of a call. Raises InvalidInput, Forbidden or NotFound.
 
+    Only those the call access rule allows (the coordinator on the call, QA leads, admins).
+
     A booked consultation needs its date.
     """
     call = session.get(Call, call_id)
@@ -136,13 +138,11 @@ def set_outcome(
         raise InvalidInput(f"unknown disposition {disposition!r}", "disposition") from exc
     if disposition is Disposition.BOOKED_CONSULTATION and booked_for is None:
         raise InvalidInput("a booked consultation needs its date and time", "booked_for")
-    member = session.scalar(
-        select(Membership.id).where(
-            Membership.user_id == user_id, Membership.practice_id == call.practice_id
+    if not may_read_call(session, user_id, call):
+        raise Forbidden(
+            "only the coordinator on this call and the practice's QA leads and admins set "
+            "its outcome"
         )
-    )
-    if member is None:
-        raise Forbidden("only the practice's staff set a call's outcome")
     outcome = _outcome(session, call)
     outcome.disposition = disposition
     outcome.booked_for = booked_for

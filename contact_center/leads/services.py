@@ -140,6 +140,7 @@ class Accepted:
     message_id: int | None = None
     attempt_id: int | None = None
     attempt_due: datetime | None = None
+    staff_alert_id: int | None = None  # a text to the manager about a lead surge
 
 
 def stored_answer(session: Session, practice_id: int, key: str, digest: str) -> Accepted | None:

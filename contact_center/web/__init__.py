@@ -13,7 +13,16 @@ from contact_center.settings import Settings
 
 
 def register(app: Flask, settings: Settings) -> None:
-    from contact_center.web import access, api, auth_views, events, headers, pages, sandbox
+    from contact_center.web import (
+        access,
+        api,
+        auth_views,
+        events,
+        headers,
+        lead_protection,
+        pages,
+        sandbox,
+    )
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -23,5 +32,5 @@ def register(app: Flask, settings: Settings) -> None:
     )
     access.install(app)
     headers.install(app)
-    for blueprint in (auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp):
+    for blueprint in (auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp):
         app.register_blueprint(blueprint)

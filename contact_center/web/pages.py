@@ -25,7 +25,7 @@ from contact_center.messaging.jobs import schedule_delivery
 from contact_center.models import ConsentMode, Role
 from contact_center.web import inbox as inbox_service
 from contact_center.web import practice_settings, queries, reports, review
-from contact_center.web.access import current_user, practice_view, role
+from contact_center.web.access import call_for, current_user, practice_view, role
 from contact_center.web.outcomes import OUTCOMES
 from contact_center.web.outcomes import label as outcome_label
 from contact_center.webhooks import app_settings
@@ -195,10 +195,7 @@ def call_detail(practice_id: int, call_id: int) -> str:
     assert user is not None
     can_review = role() in SUPERVISING
     with session_scope() as s:
-        call = queries.call_in_practice(s, practice_id, call_id)
-        # Minimum necessary: coordinators see only the calls they were on.
-        if not can_review and user.id not in (call.answered_by_id, call.coordinator_id):
-            raise Forbidden("coordinators see only their own calls")
+        call = call_for(s, practice_id, call_id)  # minimum necessary: the call rule
         pop = queries.screen_pop(s, practice_id, call)
         timeline = queries.timeline_of(s, practice_id, call_id)
         outcome = queries.latest_outcome(s, call_id)
@@ -222,6 +219,7 @@ def call_detail(practice_id: int, call_id: int) -> str:
 def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Response:
     """The decrypted audio, streamed; the recordings feature checks access and audits."""
     with session_scope() as s:
+        call_for(s, practice_id, call_id)
         review.recording_in_practice(s, practice_id, call_id, recording_id)
         audio = open_recording(s, _reader(), recording_id, clock.now())
     store = store_for(app_settings())
@@ -267,6 +265,8 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
     assert user is not None
     form, now = request.form, clock.now()
     error = None
+    with session_scope() as s:
+        call_for(s, practice_id, call_id)
     try:
         with session_scope() as s:
             if action == "override":
