@@ -103,7 +103,9 @@ def open_callback(
         practice_id=practice.id,
         attempt_no=1,
         state=AttemptState.SCHEDULED,
-        due_at=quiet_hours.next_allowed(phone, practice.timezone, task.due_at),
+        due_at=quiet_hours.next_allowed(
+            phone, practice.timezone, task.due_at, practice_number=practice.phone_number
+        ),
         created_at=now,
     )
     session.add(attempt)
@@ -196,8 +198,11 @@ def claim(session: Session, attempt_id: int, now: datetime) -> DialOrder | Wait 
         cancel(session, task, attempt, why, now)
         return None
     practice = session.get_one(Practice, task.practice_id)
-    if quiet_hours.is_quiet(task.phone, practice.timezone, now):
-        attempt.due_at = quiet_hours.next_allowed(task.phone, practice.timezone, now)
+    where = practice.phone_number
+    if quiet_hours.is_quiet(task.phone, practice.timezone, now, practice_number=where):
+        attempt.due_at = quiet_hours.next_allowed(
+            task.phone, practice.timezone, now, practice_number=where
+        )
         return Wait(attempt.due_at)
     if inbound_waiting(session, practice.id, now):
         return Wait(None)  # inbound callers take priority over callbacks

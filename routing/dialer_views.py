@@ -32,9 +32,12 @@ def _attempt() -> tuple[int, str]:
 def connect() -> Response:
     attempt_id, token = _attempt()
     with session_scope() as session:
-        script = dialer_legs.connect(
+        script, deferred = dialer_legs.connect(
             session, attempt_id, token, request.form.get("CallSid", ""), clock.now()
         )
+        due = (deferred.id, deferred.due_at) if deferred else None
+    if due:  # the patient's hours closed while the coordinator's phone rang
+        dialer_jobs.schedule_attempt(app_settings(), *due)
     return twiml(script)
 
 

@@ -165,8 +165,9 @@ def send_sms(
     phi.check_phi(session, practice.id, body, allowed=practice.name)
     unsolicited = not direct_reply and kind is not MessageKind.STAFF_ALERT
     send_after = None
-    if unsolicited and quiet_hours.is_quiet(phone, practice.timezone, now):
-        allowed = quiet_hours.next_allowed(phone, practice.timezone, now)
+    where = practice.phone_number
+    if unsolicited and quiet_hours.is_quiet(phone, practice.timezone, now, practice_number=where):
+        allowed = quiet_hours.next_allowed(phone, practice.timezone, now, practice_number=where)
         if on_quiet is OnQuiet.REFUSE:
             raise SmsRefused(
                 f"quiet hours for {phone} until {allowed:%Y-%m-%d %H:%M} UTC; "
@@ -262,8 +263,13 @@ def claim_for_delivery(session: Session, message_id: int, now: datetime) -> Outb
         message.status_at = now
         logger.warning("sms refused at delivery message_id=%s reason=%s", message.id, refusal)
         return None
-    if message.unsolicited and quiet_hours.is_quiet(conversation.phone, practice.timezone, now):
-        message.send_after = quiet_hours.next_allowed(conversation.phone, practice.timezone, now)
+    phone, where = conversation.phone, practice.phone_number
+    if message.unsolicited and quiet_hours.is_quiet(
+        phone, practice.timezone, now, practice_number=where
+    ):
+        message.send_after = quiet_hours.next_allowed(
+            phone, practice.timezone, now, practice_number=where
+        )
         return None
     message.status = MessageStatus.SENDING
     message.status_at = now
