@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.messaging import calling_hours, quiet_hours
+from contact_center.messaging import services as messaging
 from contact_center.models import Membership, Practice, Role
 from contact_center.voice import Hangup, Say, Script
 from routing import dialer, dialer_legs, presence
@@ -88,6 +89,10 @@ def start_callback_call(
     if why is not None:
         dialer.cancel(session, task, None, why, now)
         return _refuse(f"the {why}")
+    if messaging.contact_paused(session, task.practice_id, task.phone):
+        return _refuse(
+            "the patient's last text may be an opt-out: confirm or clear it in the inbox first"
+        )
     practice = session.get_one(Practice, task.practice_id)
     if quiet_hours.is_quiet(
         task.phone, practice.timezone, now, practice_number=practice.phone_number

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from contact_center.messaging import quiet_hours
 from contact_center.messaging import services as messaging
+from contact_center.messaging.pause import REVIEW_RECHECK
 from contact_center.models import Practice
 from contact_center.voice import Hangup, Say, Script
 from ivr.models import Call, CallStatus, Direction
@@ -197,6 +198,9 @@ def claim(session: Session, attempt_id: int, now: datetime) -> DialOrder | Wait 
     if why is not None:
         cancel(session, task, attempt, why, now)
         return None
+    if messaging.contact_paused(session, task.practice_id, task.phone):
+        attempt.due_at = now + REVIEW_RECHECK  # a possible opt-out: a person decides first
+        return Wait(attempt.due_at)
     practice = session.get_one(Practice, task.practice_id)
     where = practice.phone_number
     if quiet_hours.is_quiet(task.phone, practice.timezone, now, practice_number=where):

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from contact_center.messaging import quiet_hours
+from contact_center.messaging import services as messaging
+from contact_center.messaging.pause import REVIEW_RECHECK
 from contact_center.models import Practice
 from contact_center.voice import Dial, Gather, Hangup, Say, Script
 from routing import services as routing
@@ -66,17 +68,19 @@ def connect(
         attempt.outcome, attempt.ended_at, attempt.note = AttemptOutcome.CANCELED, now, why
         return Script.of(Say(f"This callback was canceled: {why}. Thank you."), Hangup()), None
     practice = session.get_one(Practice, task.practice_id)
+    if messaging.contact_paused(session, task.practice_id, task.phone):
+        _defer(session, attempt, token, now + REVIEW_RECHECK, now, "possible opt-out")
+        return Script.of(
+            Say(
+                "The patient's last text may ask us to stop contacting them. Please review it "
+                "in the inbox before we call. Thank you."
+            ),
+            Hangup(),
+        ), attempt
     where = practice.phone_number
     if quiet_hours.is_quiet(task.phone, practice.timezone, now, practice_number=where):
         due = quiet_hours.next_allowed(task.phone, practice.timezone, now, practice_number=where)
-        unclaim(session, attempt.id, token, now)
-        attempt.due_at = due
-        logger.info(
-            "patient leg not dialed in quiet hours attempt=%s call_sid=%s due=%s",
-            attempt.id,
-            call_sid,
-            due.isoformat(),
-        )
+        _defer(session, attempt, token, due, now, "quiet hours")
         local = due.astimezone(ZoneInfo(practice.timezone))
         when = f"{local:%A} at {local:%I:%M %p}".replace(" at 0", " at ")
         return Script.of(
@@ -98,6 +102,20 @@ def connect(
         ),
         patient_dial(attempt, task, practice),
     ), None
+
+
+def _defer(
+    session: Session,
+    attempt: CallbackAttempt,
+    token: str,
+    due: datetime,
+    now: datetime,
+    why: str,
+) -> None:
+    """The patient is not dialed on this leg: release the coordinator, try again at ``due``."""
+    unclaim(session, attempt.id, token, now)
+    attempt.due_at = due
+    logger.info("patient leg not dialed (%s) attempt=%s due=%s", why, attempt.id, due.isoformat())
 
 
 def patient_dial(attempt: CallbackAttempt, task: CallbackTask, practice: Practice) -> Dial:
