@@ -168,7 +168,7 @@ def send_sms(
     if is_opted_out(session, practice.id, phone):
         raise SmsRefused(f"{phone} has opted out of texts from {practice.name}", "opted_out")
     held = kind not in pause.PERSON_KINDS and pause.contact_paused(session, practice.id, phone)
-    if held and on_quiet is OnQuiet.REFUSE:
+    if held and (on_quiet is OnQuiet.REFUSE or in_twiml):
         raise SmsRefused(
             f"{phone} may have asked to stop: a coordinator must decide first", "opt_out_review"
         )

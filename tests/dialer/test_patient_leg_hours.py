@@ -19,7 +19,7 @@ from routing.models import Presence, PresenceState
 from tests.conftest import at_local
 from tests.dialer.support import attempts, post_lead
 from tests.factories import make_coordinator, make_practice
-from tests.outbound import patient_dials, play_outbound, rest_requests, run_jobs
+from tests.outbound import patient_dials, play_outbound, rest_requests, run_jobs, text_in
 
 LA = "America/Los_Angeles"
 NY = "America/New_York"
@@ -92,3 +92,26 @@ def test_a_patient_leg_inside_the_window_is_dialed(
     clock.pin(clock.now() + timedelta(seconds=20))  # 20:59:50: still allowed
     leg = play_outbound(twilio, rest_requests(session, "Calls")[0])
     assert len(patient_dials(leg)) == 1
+
+
+def test_a_possible_opt_out_while_the_coordinator_rang_keeps_the_patient_undialed(
+    session: Session,
+    client: FlaskClient,
+    twilio: TwilioSimulator,
+    practice: Practice,
+    redis: Redis,
+) -> None:
+    make_coordinator(session, practice, "ava")
+    clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
+    phone = "+13105550142"
+    task_id = post_lead(client, session, practice, phone=phone)["callback_task_id"]
+    run_jobs(redis)
+    [call] = rest_requests(session, "Calls")
+    status, reply = text_in(twilio, phone, practice.phone_number, "who is this? wrong number")
+    assert (status, reply) == (200, None)
+    leg = play_outbound(twilio, call)
+    assert patient_dials(leg) == []
+    assert "review it in the inbox" in leg.said
+    [attempt] = attempts(session, task_id)
+    assert attempt.state is AttemptState.SCHEDULED
+    assert attempt.due_at >= clock.now() + timedelta(minutes=59)
