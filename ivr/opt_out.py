@@ -26,6 +26,11 @@ import unicodedata
 STOP_WORDS = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 )
+# Spanish opt-outs, as a whole message (many practices' patients write in Spanish; carriers
+# honor these too): "ALTO", "Basta", "Parar", "Cancelar", "Baja".
+SPANISH_STOP_WORDS = frozenset(
+    {"alto", "basta", "para", "parar", "paren", "pare", "detener", "cancelar", "baja"}
+)
 START_WORDS = frozenset({"start", "unstop", "yes"})
 HELP_WORDS = frozenset({"help", "info"})
 
@@ -39,6 +44,8 @@ class Intent(enum.StrEnum):
 def normalize(body: str) -> str:
     """The comparable form of a message: "  Don’t TEXT me!!! " -> "dont text me"."""
     text = unicodedata.normalize("NFKC", body or "").casefold()
+    # Accents off ("más" -> "mas"), after NFKC so full-width letters are plain letters first.
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = re.sub(r"['’‘`´]", "", text)
     text = re.sub(r"[^\w\s]|_", " ", text)
     text = re.sub(r"([a-z])\1{2,}", r"\1", text)
@@ -129,6 +136,8 @@ _LEAD = _alt(
     "can you please",
     "could you please",
     "would you please",
+    "por favor",
+    "ya",
     "i would like you to",
     "id like you to",
     "i want you to",
@@ -204,6 +213,8 @@ _TAIL = _alt(
     rf"(?:and|or|&) {_CONTACT}",
     "leave me alone",
     "goodbye",
+    "por favor",
+    "gracias",
     "bye",
 )
 _CORE = _alt(
@@ -227,6 +238,12 @@ _CORE = _alt(
     r"revoke (?:my )?consent",
     r"i withdraw (?:my )?consent",
     r"cancel (?:my )?(?:texts|messages|subscription|sms|alerts)",
+    # Spanish: "no me escriba más", "no más mensajes", "ya no me manden mensajes", "darme de baja"
+    r"(?:ya )?no (?:me )?(?:escrib|mand|envi|llam|contact|molest)[a-z]*(?: mas)?"
+    r"(?: (?:mensajes|textos|llamadas))?",
+    r"no mas (?:mensajes|textos|llamadas)",
+    r"(?:quiero )?(?:darme|dar me|me doy) de baja",
+    r"(?:alto|basta|parar|paren|cancelar|detener)(?: (?:ya|los mensajes|mensajes))?",
 )
 _OPT_OUT = re.compile(rf"^(?:{_LEAD} )*{_CORE}(?: {_TAIL})*$")
 
@@ -258,7 +275,7 @@ def intent_of(body: str) -> Intent:
     text = normalize(body)
     if not text:
         return Intent.NONE
-    if text in STOP_WORDS or _OPT_OUT.match(text):
+    if text in STOP_WORDS or text in SPANISH_STOP_WORDS or _OPT_OUT.match(text):
         return Intent.OPT_OUT
     if _WEAK.match(text) or _SIGNALS.search(text):
         return Intent.POSSIBLE

@@ -116,6 +116,15 @@ OPT_OUT = [
     "revoke consent",
     "Cancel my texts",
     "cancel subscription",
+    # Spanish
+    "ALTO",
+    "Basta",
+    "Parar",
+    "Cancelar",
+    "No me escriba más",
+    "no más mensajes por favor",
+    "Ya no me manden mensajes",
+    "Quiero darme de baja",
 ]
 
 # Ordinary messages: never an opt-out, never paused.
@@ -184,6 +193,11 @@ NOT_OPT_OUT = [
     "The link doesn't work",
     "Please remind me the day before",
     "Stop sign at the corner, turn left?",
+    "Hola, ¿tienen citas el sábado?",
+    "Gracias",
+    "¿Para el viernes a las 3?",
+    "Sí, confirmo",
+    "No puedo ir mañana, ¿podemos cambiar la cita?",
 ]
 
 # Words that may mean "stop contacting me": a coordinator decides; contact pauses meanwhile.
