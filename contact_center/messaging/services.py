@@ -173,7 +173,8 @@ def send_sms(
             f"{phone} may have asked to stop: a coordinator must decide first", "opt_out_review"
         )
     phi.check_phi(session, practice.id, body, allowed=practice.name)
-    unsolicited = not direct_reply and kind is not MessageKind.STAFF_ALERT
+    # A held text is no longer a reply when it finally goes: it waits out quiet hours too.
+    unsolicited = held or (not direct_reply and kind is not MessageKind.STAFF_ALERT)
     send_after = now + pause.REVIEW_RECHECK if held else None
     where = practice.phone_number
     if unsolicited and quiet_hours.is_quiet(phone, practice.timezone, now, practice_number=where):

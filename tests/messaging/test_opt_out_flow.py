@@ -155,6 +155,17 @@ def test_a_possible_opt_out_pauses_automated_texts_and_calls_until_a_person_deci
     assert services.claim_for_delivery(session, reminder.id, later) is None
     assert reminder.status is MessageStatus.PENDING and reminder.send_after is not None
     assert reminder.send_after > later
+    # A missed-call text (a direct reply) is held too, and no longer counts as a reply.
+    text_back = services.send_sms(
+        session,
+        practice,
+        PATIENT,
+        "Sorry we missed your call at Glow Aesthetics!",
+        MessageKind.MISSED_CALL,
+        clock.now(),
+        direct_reply=True,
+    )
+    assert text_back.unsolicited and text_back.send_after is not None
     # A person in the inbox may still write (and ask what the patient meant).
     reply = services.send_sms(
         session,
