@@ -9,9 +9,11 @@ rule set over a normalized message, deciding one of three things.
   contact pauses until they do.
 - ``NONE``: an ordinary message ("Can I stop by at 3?", "I need to cancel my appointment").
 
-Normalization: Unicode compatibility form (full width to ASCII), case folded, apostrophes
-dropped ("don't" -> "dont"), other punctuation and emoji to spaces, runs of one letter joined
-("S T O P" -> "stop"), a letter repeated three times or more kept once ("stooop").
+Common Spanish opt-outs count too ("ALTO", "Basta", "No me escriba más", "darme de baja").
+
+Normalization: Unicode compatibility form (full width to ASCII), case folded, accents off,
+apostrophes dropped ("don't" -> "dont"), other punctuation and emoji to spaces, runs of one
+letter joined ("S T O P" -> "stop"), a letter repeated three times or more kept once ("stooop").
 No library does this well for SMS (keyword matchers look at whole messages only); the phrase
 lists below are the rule set, and tests/messaging/test_opt_out_phrases.py its examples.
 """
@@ -266,6 +268,7 @@ _SIGNALS = re.compile(
     r"|spam(?:ming)?|harass(?:ing|ment)?|block(?:ing)? (?:you|this number|your number)"
     r"|report(?:ing)? you|(?:sue|suing) you|lawyer|attorney|tcpa"
     r"|revoke|withdraw (?:my )?consent"
+    r"|no (?:me )?(?:escrib|mand|envi|llam|contact|molest)[a-z]*"
     r")\b"
 )
 

@@ -230,6 +230,7 @@ POSSIBLE = [
     "Stop - Maria",
     "STOP Glow",
     "Stop sending reminders for the old appointment",
+    "No me llamen, solo mensajes",
 ]
 
 
