@@ -278,6 +278,7 @@ def squash(term: str) -> str:
 class TermSet:
     whole: frozenset[str]
     stems: tuple[str, ...]
+    longest: int = 0  # no longer run of joined words can be a term (plus a plural ending)
 
     @classmethod
     def of(cls, terms: Iterable[str]) -> TermSet:
@@ -288,23 +289,21 @@ class TermSet:
             if not key:
                 continue
             (stems if term.strip().endswith("*") else whole).add(key)
-        return cls(frozenset(whole), tuple(sorted(stems)))
+        longest = max((len(k) for k in whole), default=0) + 3
+        return cls(frozenset(whole), tuple(sorted(stems)), longest)
 
     def has(self, word: str) -> bool:
-        if any(word.startswith(stem) for stem in self.stems):
+        """The word, or its singular ("fillers", "stitches", "surgeries"), is a term."""
+        whole = self.whole
+        if word in whole or (self.stems and word.startswith(self.stems)):
             return True
-        return any(form in self.whole for form in _singulars(word))
-
-
-def _singulars(word: str) -> tuple[str, ...]:
-    forms = [word]
-    if word.endswith("ies") and len(word) > 4:
-        forms.append(word[:-3] + "y")
-    if word.endswith("es") and len(word) > 3:
-        forms.append(word[:-2])
-    if word.endswith("s") and len(word) > 2:
-        forms.append(word[:-1])
-    return tuple(forms)
+        if word[-1] != "s" or len(word) < 3:
+            return False
+        return (
+            word[:-1] in whole
+            or (word.endswith("es") and word[:-2] in whole)
+            or (word.endswith("ies") and word[:-3] + "y" in whole)
+        )
 
 
 _BUILT_IN = TermSet.of(BUILT_IN_TERMS)
@@ -315,10 +314,13 @@ def _words(text: str) -> list[tuple[str, int, int]]:
 
     Folding is per character, so the offsets still point at the text as written.
     """
+    if text.isascii():  # the common case: folding is lower-casing, offsets unchanged
+        folded = text.lower()
+        return [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(folded)]
     folded_chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        for out in fold(char):
+        for out in char.lower() if char.isascii() else fold(char):
             folded_chars.append(out)
             origin.append(index)
     folded = "".join(folded_chars)
@@ -329,6 +331,8 @@ def _words(text: str) -> list[tuple[str, int, int]]:
 
 def _find(text: str, termsets: Iterable[TermSet]) -> list[str]:
     sets = list(termsets)
+    longest = max(s.longest for s in sets)
+    stems = tuple(stem for s in sets for stem in s.stems)
     words = _words(text)
     found: list[str] = []
     i = 0
@@ -339,8 +343,11 @@ def _find(text: str, termsets: Iterable[TermSet]) -> list[str]:
             if j > i and not _JOINER.match(text[words[j - 1][2] : words[j][1]]):
                 break
             joined += words[j][0]
-            if any(s.has(joined) for s in sets):
-                match_end = j  # keep going: the longest spelling wins ("face lift surgery")
+            if len(joined) > longest and not joined.startswith(stems):
+                break  # too long for any term, and no stem begins it
+            # No early exit on a match: the longest spelling wins ("Clear + Brilliant").
+            if any(termset.has(joined) for termset in sets):
+                match_end = j
         if match_end is None:
             i += 1
             continue
