@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
-from contact_center.messaging import services
+from contact_center.messaging import pause, services
 from contact_center.messaging.models import (
     Conversation,
     Message,
@@ -207,6 +207,7 @@ def test_the_coordinator_confirms_the_opt_out_from_the_inbox(
     attempt, reminder = _flagged(session, twilio, practice)
     coordinator = make_login(session, practice, "rita")
     conv = conversation(session, practice)
+    assert [c.id for c in pause.possible_opt_outs(session, practice.id)] == [conv.id]
     session.commit()
     csrf = log_in(client, coordinator.email or "")
     page = client.get(f"/p/{practice.id}/inbox?c={conv.id}").get_data(as_text=True)
@@ -219,6 +220,7 @@ def test_the_coordinator_confirms_the_opt_out_from_the_inbox(
     conv = conversation(session, practice)
     assert conv.opted_out_at is not None and conv.opt_out_review_at is None
     assert ledger(session) == [(False, "coordinator")]
+    assert pause.possible_opt_outs(session, practice.id) == []
     session.refresh(reminder)
     assert reminder.status is MessageStatus.REFUSED
     [task] = tasks(session)
