@@ -32,9 +32,11 @@ def _attempt() -> tuple[int, str]:
 def connect() -> Response:
     attempt_id, token = _attempt()
     with session_scope() as session:
-        script = dialer_legs.connect(
+        script, deferred = dialer_legs.connect(
             session, attempt_id, token, parsing.token(request.form.get("CallSid"), 34), clock.now()
         )
+        if deferred:  # the patient's hours closed while the coordinator's phone rang
+            dialer_jobs.schedule_attempt(session, deferred.id, deferred.due_at)
     return twiml(script)
 
 

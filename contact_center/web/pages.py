@@ -29,11 +29,12 @@ from contact_center.web.access import call_for, current_user, practice_view, rol
 from contact_center.web.outcomes import OUTCOMES
 from contact_center.web.outcomes import label as outcome_label
 from contact_center.webhooks import app_settings
+from ivr import opt_out_review
 from qa.audit import Reader
 from qa.scorecards import current_scorecard
 from recordings.services import open_recording
 from recordings.storage import store_for
-from routing import sla
+from routing import dialer_jobs, sla
 from routing.models import PresenceState
 from routing.services import presence_of
 
@@ -150,6 +151,37 @@ def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[
     except DomainError as exc:  # the send function's refusal, shown inline
         return _inbox_page(practice_id, str(conversation_id), str(exc), body), 422
     return redirect(url_for("pages.inbox", practice_id=practice_id, c=conversation_id, sent=1))
+
+
+@bp.post("/inbox/<int:conversation_id>/opt-out")
+@practice_view(COORDINATING)
+def inbox_opt_out(practice_id: int, conversation_id: int) -> BaseResponse | tuple[str, int]:
+    """A person decides a possible opt-out: "confirm" (opt out) or "clear" (not an opt-out)."""
+    user = current_user()
+    assert user is not None
+    decision = request.form.get("decision", "")
+    if decision not in ("confirm", "clear"):
+        return _inbox_page(practice_id, str(conversation_id), "choose confirm or clear"), 422
+    try:
+        with session_scope() as s:
+            if decision == "confirm":
+                opt_out_review.confirm_opt_out(
+                    s, practice_id, conversation_id, user.id, clock.now()
+                )
+            else:
+                released = opt_out_review.not_an_opt_out(
+                    s, practice_id, conversation_id, user.id, clock.now()
+                )
+                # Held texts and paused calls go once the decision commits.
+                for message_id in released.message_ids:
+                    schedule_delivery(s, message_id, None)
+                for attempt_id, due in released.attempts:
+                    dialer_jobs.schedule_attempt(s, attempt_id, due)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return _inbox_page(practice_id, str(conversation_id), str(exc)), 409
+    return redirect(url_for("pages.inbox", practice_id=practice_id, c=conversation_id))
 
 
 def _call_filter() -> queries.CallFilter:
