@@ -136,7 +136,7 @@ def serve(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.
         "error",
     ]
     proc = subprocess.Popen(cmd + [app], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts four workers slowly
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)

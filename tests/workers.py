@@ -116,7 +116,9 @@ def blocked_on(engine: Engine, fragment: str) -> Callable[[], bool]:
             waiting = conn.scalars(
                 text(
                     "SELECT query FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                    # Only this test database: other suites on the same server block too.
+                    "AND datname = current_database()"
                 )
             ).all()
         return any(fragment in query for query in waiting)
