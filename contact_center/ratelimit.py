@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
+from redis.exceptions import RedisError
 
 from contact_center.settings import EMBEDDED_REDIS, Settings
 
@@ -80,8 +82,8 @@ class _Checks:
         items = parse_many(value)
         try:
             return self._run(self.strategy(), scope, items, key, count=count)
-        except Exception:  # noqa: BLE001 - any storage failure: limits go on in memory
-            logger.warning("rate-limit storage unavailable; %s limited in memory", scope)
+        except (RedisError, StorageError, OSError) as exc:
+            logger.warning("rate-limit storage unavailable (%s); %s limited in memory", exc, scope)
             return self._run(self.fallback, scope, items, key, count=count)
 
     @staticmethod
