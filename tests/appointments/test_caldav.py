@@ -8,16 +8,18 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
 from sqlalchemy.orm import Session
 
 from appointments import caldav_sync, catalog, jobs, services
 from appointments.models import CalendarConnection
 from appointments.secrets import SecretError, decrypt
-from contact_center import clock
+from contact_center import clock, runtime
 from contact_center.models import Patient, Practice
 from contact_center.patients import find_or_add_patient
 from tests.appointments.radicale_server import PASSWORD, USER, Radicale, running
-from tests.conftest import at_local
+from tests.conftest import at_local, drain_queues
 from tests.factories import make_coordinator, make_practice
 from tests.recordings.media_server import installed
 
@@ -199,3 +201,93 @@ def test_the_calendar_password_is_stored_encrypted(session: Session) -> None:
     )
     assert session.get(CalendarConnection, connection.id) is not None
     assert decrypt(KEY, practice.id, connection.password_encrypted) == "hunter2-pass"  # kept
+
+
+@pytest.mark.usefixtures("keyed")
+def test_the_push_runs_on_a_real_rq_worker(
+    session: Session, radicale: Radicale, redis: Redis
+) -> None:
+    clock.pin(NOW)
+    practice, service_id, patient, user = _practice(session, radicale)
+    start = at_local(ZONE, 2026, 12, 7, 16)
+    appt = services.book(session, practice.id, patient.id, service_id, start, user, NOW)
+    jobs.push_after_commit(runtime.current_settings(), appt.id)
+    jobs.push_after_commit(runtime.current_settings(), appt.id)  # coalesced while waiting
+    assert drain_queues(redis) == 1
+    session.refresh(appt)
+    assert appt.in_calendar
+    assert [e["start"] for e in _events(radicale)] == [start]
+
+
+def test_a_provider_feed_at_a_secret_url(session: Session, client: FlaskClient) -> None:
+    clock.pin(NOW)
+    practice = make_practice(
+        session, name="Glow Aesthetics", timezone=ZONE, hours="mon-fri 09:00-17:00"
+    )
+    service = catalog.add_service(session, practice.id, "Microneedling", 60, "treatment")
+    dana = catalog.add_provider(session, practice.id, "Dana")
+    other = catalog.add_provider(session, practice.id, "Eve")
+    patient = find_or_add_patient(session, practice.id, "+13125550142", NOW)
+    assert patient is not None and dana.feed_token and other.feed_token
+    patient.first_name, patient.last_name = "Jane", "Doe"
+    user = make_coordinator(session, practice)
+    start = at_local(ZONE, 2026, 12, 7, 10)
+    services.book(
+        session, practice.id, patient.id, service.id, start, user.id, NOW, provider_id=dana.id
+    )
+    gone = services.book(
+        session,
+        practice.id,
+        patient.id,
+        service.id,
+        start + timedelta(hours=2),
+        user.id,
+        NOW,
+        provider_id=dana.id,
+    )
+    services.cancel(session, gone.id, user.id, NOW)
+
+    response = client.get(f"/calendar/{dana.feed_token}.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    body = response.get_data(as_text=True)
+    assert body.count("BEGIN:VEVENT") == 1  # the cancelled one is not shown
+    assert "SUMMARY:Treatment - Glow Aesthetics" in body and "Jane D." in body
+    assert "Microneedling" not in body and "Doe" not in body
+    assert (
+        client.get(f"/calendar/{other.feed_token}.ics").get_data(as_text=True).count("VEVENT") == 0
+    )
+    assert client.get("/calendar/not-a-real-token-at-all.ics").status_code == 404
+    assert client.get("/calendar/x.ics").status_code == 404
+
+
+@pytest.mark.usefixtures("keyed")
+def test_the_cli_connects_a_calendar_and_reads_it(
+    session: Session, radicale: Radicale, app: Flask
+) -> None:
+    practice = make_practice(session, name="Glow CLI", timezone=ZONE)
+    radicale.calendar().save_event(
+        dtstart=clock.now() + timedelta(days=1),
+        dtend=clock.now() + timedelta(days=1, hours=1),
+        summary="Closed for training",
+        uid="closed-1@elsewhere",
+    )
+    runner = app.test_cli_runner()
+    args = [
+        "appointments",
+        "connect-calendar",
+        "--practice",
+        "Glow CLI",
+        "--url",
+        radicale.url,
+        "--username",
+        USER,
+        "--calendar-path",
+        radicale.calendar_path,
+    ]
+    result = runner.invoke(args=args, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "1 busy times read" in result.output
+    connection = caldav_sync.connection_of(session, practice.id)
+    assert connection is not None and PASSWORD not in connection.password_encrypted
+    wrong = runner.invoke(args=args, input="wrong-password\nwrong-password\n")
+    assert wrong.exit_code != 0 and "could not be read" in wrong.output
