@@ -15,7 +15,7 @@ the appointment ids it changed (the calendar reconciler catches any it forgets).
     reschedule(session, appointment_id, new_start, by, now, *, provider_id=None, note=None)
         -> Appointment; raises SlotTaken like ``book``.
     mark(session, appointment_id, status, by, now, note=None) -> Appointment
-        arrived, fulfilled, noshow, entered-in-error (the allowed moves are in ``MOVES``).
+        arrived, fulfilled, noshow, entered-in-error (``allowed_moves(appointment, now)``).
     confirm(session, appointment_id, by, now, note=None) -> Appointment
         sets ``confirmed_at`` once (the patient replied C); the status stays booked.
     appointment_for_practice(session, practice_id, appointment_id) -> Appointment (NotFound)
@@ -377,10 +377,8 @@ def _move_status(
         raise InvalidInput(
             f"an appointment that is {appointment.status.value} cannot become {to.value}", "status"
         )
-    if to in (S.FULFILLED, S.NOSHOW) and now < appointment.start_at:
-        raise InvalidInput(f"not {to.value} before the appointment's time", "status")
-    if to is S.ARRIVED and now < appointment.start_at - timedelta(hours=12):
-        raise InvalidInput("a patient arrives on the appointment's day", "status")
+    if to not in allowed_moves(appointment, now):
+        raise InvalidInput(f"not {to.value} this long before the appointment's time", "status")
     before = appointment.status
     appointment.status = to
     _record(
@@ -393,6 +391,17 @@ def _move_status(
         note=note,
     )
     return appointment
+
+
+def allowed_moves(appointment: Appointment, now: datetime) -> frozenset[AppointmentStatus]:
+    """The statuses this appointment may take now: fulfilled and no-show only from its start
+    on, arrived from 12 hours before (what the day view offers, and what ``mark`` accepts)."""
+    moves = set(MOVES[appointment.status])
+    if now < appointment.start_at:
+        moves -= {S.FULFILLED, S.NOSHOW}
+    if now < appointment.start_at - timedelta(hours=12):
+        moves.discard(S.ARRIVED)
+    return frozenset(moves)
 
 
 def cancel(

@@ -204,9 +204,10 @@ def cancel(practice_id: int, appointment_id: int) -> Response:
 @practice_view(COORDINATING)
 def reschedule(practice_id: int, appointment_id: int) -> Response:
     data = _payload()
-    start = parse_instant(data.get("start"), "start")
-    provider_id = parse_id(data.get("provider_id"), "provider_id", optional=True)
     with session_scope() as s:
+        services.appointment_for_practice(s, practice_id, appointment_id)  # 404 before 422
+        start = parse_instant(data.get("start"), "start")
+        provider_id = parse_id(data.get("provider_id"), "provider_id", optional=True)
         body = _changed(
             services.reschedule(
                 s,
@@ -227,6 +228,7 @@ def reschedule(practice_id: int, appointment_id: int) -> Response:
 def set_status(practice_id: int, appointment_id: int) -> Response:
     status = str(_payload().get("status") or "")[:40]
     with session_scope() as s:
+        services.appointment_for_practice(s, practice_id, appointment_id)  # 404 before 422
         body = _changed(
             services.mark(s, appointment_id, status, _me(), clock.now(), practice_id=practice_id)
         )
@@ -240,6 +242,7 @@ def set_status(practice_id: int, appointment_id: int) -> Response:
 def _rows(
     appointments: list[Appointment], patients: dict[int, Patient], zone: ZoneInfo
 ) -> list[dict[str, Any]]:
+    now = clock.now()
     return [
         {
             "id": a.id,
@@ -258,7 +261,7 @@ def _rows(
             "source": a.source.value,
             "calendar": "in the calendar" if a.in_calendar else "not yet in the calendar",
             "movable": a.status in services.MOVABLE,
-            "next": sorted(m.value for m in services.MOVES[a.status]),
+            "next": sorted(m.value for m in services.allowed_moves(a, now)),
         }
         for a in appointments
     ]
