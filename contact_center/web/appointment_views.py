@@ -272,7 +272,7 @@ def _patients(s: Any, appointments: list[Appointment]) -> dict[int, Patient]:
     return {p.id: p for p in (s.get(Patient, i) for i in ids) if p is not None}
 
 
-def _page(template: str, practice_id: int, **context: Any) -> str:
+def render_page(template: str, practice_id: int, **context: Any) -> str:
     user = current_user()
     assert user is not None
     with session_scope() as s:
@@ -305,7 +305,7 @@ def day_view(practice_id: int) -> str:
         start, end = catalog.local_day_bounds(day, zone)
         found = catalog.appointments_between(s, practice_id, start, end)
         rows = _rows(found, _patients(s, found), zone)
-    return _page(
+    return render_page(
         "appointments.html",
         practice_id,
         day=day,
@@ -353,7 +353,7 @@ def _patient_page(s: Any, practice_id: int, patient: Patient | None, phone: str)
     zone = ZoneInfo(queries.practice(s, practice_id).timezone)
     found = catalog.appointments_of_patient(s, practice_id, patient.id) if patient else []
     rows = _rows(found, {patient.id: patient} if patient else {}, zone)
-    return _page(
+    return render_page(
         "book.html",
         practice_id,
         patient=patient,
