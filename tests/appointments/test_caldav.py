@@ -115,6 +115,10 @@ def test_calendar_down_keeps_the_booking_and_the_reconciler_catches_up(
 ) -> None:
     clock.pin(NOW)
     practice, service_id, patient, user = _practice(session, radicale)
+    long_ago = at_local(ZONE, 2026, 9, 7, 11)  # before the calendar was connected
+    old = services.book(
+        session, practice.id, patient.id, service_id, long_ago, user, long_ago - timedelta(days=1)
+    )
     radicale.stop()
     start = at_local(ZONE, 2026, 12, 7, 11)
     appt = services.book(session, practice.id, patient.id, service_id, start, user, NOW)
@@ -132,6 +136,8 @@ def test_calendar_down_keeps_the_booking_and_the_reconciler_catches_up(
     assert appt.in_calendar and appt.calendar_error is None
     assert [e["start"] for e in _events(radicale)] == [start]
     assert jobs.reconcile_calendars() == 0  # nothing left to do
+    session.refresh(old)
+    assert not old.in_calendar  # history stays out of the calendar
 
 
 @pytest.mark.usefixtures("keyed")
