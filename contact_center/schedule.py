@@ -42,4 +42,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     # Stored recordings without a transcript, call transcripts without a score.
     Periodic("transcripts-reconcile", "transcription.jobs.reconcile_transcripts", DEFAULT, 300),
     Periodic("recordings-retention", "recordings.jobs.enqueue_retention", DEFAULT, 3600),
+    # Appointments not yet in the practice's calendar; the calendar's busy times.
+    Periodic("calendar-reconcile", "appointments.jobs.reconcile_calendars", DEFAULT, 60),
+    Periodic("calendar-busy", "appointments.jobs.sync_all_busy", DEFAULT, 300),
 )

@@ -16,6 +16,8 @@ def register(app: Flask, settings: Settings) -> None:
     from contact_center.web import (
         access,
         api,
+        appointment_settings,
+        appointment_views,
         auth_views,
         events,
         headers,
@@ -32,5 +34,7 @@ def register(app: Flask, settings: Settings) -> None:
     )
     access.install(app)
     headers.install(app)
-    for blueprint in (auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp):
+    blueprints = [auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp]
+    blueprints += [appointment_views.bp, appointment_settings.bp]
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from appointments.services import SlotTaken
 from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput, NotFound
@@ -28,6 +29,11 @@ from routing.presence import heartbeat as heartbeat_of
 bp = Blueprint("api", __name__, url_prefix="/p/<int:practice_id>/api")
 
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
+
+
+@bp.errorhandler(SlotTaken)
+def _slot_taken(error: SlotTaken) -> tuple[Response, int]:
+    return jsonify(error=str(error), field="start"), 409
 
 
 def _payload() -> dict[str, Any]:
@@ -123,6 +129,7 @@ def outcome(practice_id: int, call_id: int) -> Response:
             parsing.text(data.get("note"), 4000),
             parsing.token(data.get("booked_for")),
             now,
+            booking={k: str(data.get(k) or "") for k in ("service_id", "provider_id", "start")},
         )
         presence = s.get(Presence, _me())  # a QA lead correcting an outcome has none
         if presence is not None and presence.state is PresenceState.WRAP_UP:
