@@ -327,7 +327,7 @@ def test_a_colleague_cannot_set_the_outcome_or_read_the_screen_pop(
     from contact_center.models import Patient
     from qa.models import CallOutcome
 
-    patient = Patient(practice_id=glow.practice.id, phone="+13105550142", first_name="Karen")
+    patient = Patient(practice_id=glow.practice.id, phone="+13105550177", first_name="Karen")
     session.add(patient)
     session.flush()
     glow.call.patient_id = patient.id

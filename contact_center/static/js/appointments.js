@@ -7,6 +7,8 @@
   const cfg = JSON.parse(cfgEl.textContent);
   const base = cfg.base;
   const error = document.getElementById("appointment-error");
+  const dayPick = document.querySelector("[data-testid=day-pick]");
+  if (dayPick) dayPick.addEventListener("change", () => dayPick.form.submit());
 
   function fail(e) {
     if (!error) return;
