@@ -175,8 +175,8 @@ def json_body(raw: bytes) -> Any:
 
 
 class IdConverter(IntegerConverter):
-    """``<int:...>`` in URL rules: a positive id that fits PostgreSQL ``integer``; anything
-    larger does not match the rule (404) instead of overflowing the query."""
+    """``<int:...>`` in URL rules: an id that fits PostgreSQL ``integer``; anything larger
+    does not match the rule (404) instead of overflowing the query."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", INT_MAX)

@@ -416,3 +416,17 @@ def test_login_with_a_hostile_next(app: Flask, glow: PracticeData, target: str) 
     location = response.headers["Location"]
     assert "\n" not in location and "\x00" not in location and "evil" not in location
     assert all("x=1" not in cookie for cookie in response.headers.getlist("Set-Cookie"))
+
+
+@pytest.mark.parametrize(
+    "action", ["calls/%00/digits", "calls/%00/voicemail", "device/%00/answer", "device/%00/reject"]
+)
+def test_sandbox_call_sids_with_a_nul(app: Flask, glow: PracticeData, action: str) -> None:
+    client = app.test_client()
+    csrf = log_in(client, glow.coordinator.email or "")
+    response = client.post(
+        f"/p/{glow.practice.id}/sandbox/{action}",
+        json={"digits": "1", "seconds": "²", "status": "\x00"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status_code < 500

@@ -246,7 +246,9 @@ def test_console_and_api_routes_never_5xx_for_any_role(
         st.integers(min_value=0, max_value=2**70),
     )
     path_text = st.one_of(
-        st.sampled_from([glow.call.call_sid, "CA" + "0" * 32, "x" * 300, "%00", "²"]),
+        st.sampled_from(
+            [glow.call.call_sid, "CA" + "0" * 32, "x" * 300, "%00", "\x00", "a\x00b", "²"]
+        ),
         st.text(string.ascii_letters + string.digits + "-_.~%", min_size=1, max_size=40),
     )
     queries = st.dictionaries(st.sampled_from(CONSOLE_QUERY), TEXT, max_size=4)
