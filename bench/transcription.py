@@ -47,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from transcription.vocabulary import MEDSPA_SENTENCES, build_vocabulary  # noqa: E402
+
 from qa.scorecards import DEFAULT_CRITERIA  # noqa: E402
 from qa.scoring import CallContext, score_call  # noqa: E402
 from tests.speech import (  # noqa: E402
@@ -67,7 +69,6 @@ from transcription.engines import (  # noqa: E402
     load_engine,
 )
 from transcription.turns import Turn, merge_turns, word_errors  # noqa: E402
-from transcription.vocabulary import MEDSPA_SENTENCES, build_vocabulary  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "medspa-speech-cache"
 
