@@ -85,6 +85,7 @@ class WhisperEngine:
         """Load the model (int8 on CPU); TranscriptionError when it cannot be loaded."""
         from faster_whisper import WhisperModel
 
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # no line per window
         self.location = location
         self.model = location.name
         self.workers = 2 if threads >= 2 else 1

@@ -179,7 +179,8 @@ def test_without_a_vosk_model_the_built_in_engine_is_used_once_per_process(
     settings: Settings,
 ) -> None:
     engine = engine_for(settings)
-    assert engine.name == "pocketsphinx" and engine_for(settings) is engine
+    assert engine.name == "whisper" and engine.model == "base"
+    assert engine_for(settings) is engine
 
 
 def test_channel_roles_follow_the_dial_leg_convention() -> None:
