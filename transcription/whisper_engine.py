@@ -81,6 +81,7 @@ class WhisperEngine:
         prompt: str | None = None,
         beam_size: int = 5,
         window_s: float = segments.WINDOW_S,
+        gate: str = "energy",
     ) -> None:
         """Load the model (int8 on CPU); TranscriptionError when it cannot be loaded."""
         from faster_whisper import WhisperModel
@@ -94,6 +95,9 @@ class WhisperEngine:
         self.prompt = prompt or None
         self.beam_size = beam_size
         self.window_s = window_s
+        # "energy" (the product); "vad" (faster-whisper's VAD filter) and "none" (the whole
+        # window as it is) are kept for bench/transcription.py to measure the guard against.
+        self.gate = gate
         try:
             self._model = WhisperModel(
                 str(location.path),
@@ -120,6 +124,23 @@ class WhisperEngine:
         words: list[Word] = []
         language: str | None = None if self.multilingual else "en"
         for offset_s, samples in segments.windows(chunks, SAMPLE_RATE, self.window_s):
+            if self.gate != "energy":
+                regions = [segments.Region(0.0, len(samples) / SAMPLE_RATE)]
+                if language is None:
+                    language = self._detect_language(samples, regions)
+                window = self._decode_spliced(
+                    samples, regions, language, vad_filter=self.gate == "vad"
+                )
+                words.extend(
+                    Word(
+                        w.text,
+                        round(w.start_s + offset_s, 3),
+                        round(w.end_s + offset_s, 3),
+                        w.confidence,
+                    )
+                    for w in window
+                )
+                continue
             regions = segments.speech_regions(samples, SAMPLE_RATE)
             if not regions:
                 continue
@@ -172,12 +193,12 @@ class WhisperEngine:
         self, samples: np.ndarray, regions: list[Region], language: str, **options: Any
     ) -> list[Word]:
         clip, starts = _splice(samples, regions)
+        options.setdefault("vad_filter", False)
         segments_, _ = self._model.transcribe(
             clip,
             language=language,
             beam_size=self.beam_size,
             word_timestamps=True,
-            vad_filter=False,
             initial_prompt=self.prompt,
             **options,
         )
