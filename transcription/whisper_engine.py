@@ -33,6 +33,7 @@ from transcription import segments
 from transcription.engines import ChannelText, Word
 from transcription.errors import TranscriptionError
 from transcription.segments import Region
+from transcription.text import spoken
 from transcription.whisper_model import ModelLocation
 
 logger = logging.getLogger(__name__)
@@ -340,7 +341,5 @@ def skipped_seconds(words: Sequence[Word], energetic: np.ndarray) -> float:
 
 def find_problems(words: Sequence[Word], energetic: np.ndarray) -> Problems:
     """Loops and skips in a window's words (times relative to the window)."""
-    from transcription.text import spoken
-
     texts = [spoken(w.text) for w in words]
     return Problems(looped_words(texts), skipped_seconds(words, energetic))
