@@ -228,8 +228,8 @@ SHORT_CALL: tuple[Line, ...] = (
     Line(COORDINATOR, "Perfect, I have you down for Tuesday at three."),
 )
 
-# Held-out calls for measuring word error. None of these sentences may be copied into
-# transcription/vocabulary.py: the point is to measure a domain model on calls it has not seen.
+# Held-out calls for measuring word error. None of these sentences may be copied into a prompt
+# or vocabulary for the engine: the point is to measure it on calls it has not seen.
 EVAL_CALLS: dict[str, tuple[Line, ...]] = {
     "new_patient_consult": (
         Line(COORDINATOR, "Good morning, thanks for calling. This is Rachel, how can I help?"),
