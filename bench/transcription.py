@@ -259,7 +259,7 @@ def long_call(minutes: float) -> SynthCall:
     return build_call(tuple(lines), CACHE / f"long-{minutes:g}min.wav", CACHE, 8000, telephone=True)
 
 
-def measure_child(path: str, threads: int) -> None:
+def measure_child(path: str, threads: int, minutes: float) -> None:
     """In a fresh process: load the engine, run the pipeline once, print figures as JSON."""
     if threads == 1:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -268,9 +268,16 @@ def measure_child(path: str, threads: int) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     results = transcribe(engine, Path(path))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    call = long_call(minutes)  # cached: its script, for the word error
+    errors = reference = 0
+    for channel in results:
+        ref = spoken_words(call.reference(channel.speaker))
+        errors += word_errors(ref, spoken_words(" ".join(w.text for w in channel.words)))
+        reference += len(ref)
     print(
         json.dumps(
             {
+                "wer": errors / max(reference, 1),
                 "audio_s": read_wav_info(path).duration_s,
                 "wall_s": wall,
                 "cpu_s": cpu,
@@ -292,7 +299,10 @@ def speed_and_memory(minutes: list[float], one_core: list[float]) -> None:
             if threads == 1 and length not in one_core:
                 continue
             out = subprocess.run(
-                [sys.executable, __file__, "--measure", str(call.path), "--threads", str(threads)],
+                [
+                    *(sys.executable, __file__, "--measure", str(call.path)),
+                    *("--threads", str(threads), "--length", str(length)),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -303,7 +313,7 @@ def speed_and_memory(minutes: list[float], one_core: list[float]) -> None:
                 two_core_rtf.append(rtf)
             print(
                 f"  {m['audio_s'] / 60:5.1f} min, {threads} core(s): RTF {rtf:.3f} "
-                f"(cpu {m['cpu_s'] / m['audio_s']:.3f}), {m['words']} words, "
+                f"(cpu {m['cpu_s'] / m['audio_s']:.3f}), {m['words']} words, WER {m['wer']:.1%}, "
                 f"{m['redecoded']} windows re-decoded, peak RSS {m['rss_peak_mb']:.0f} MB "
                 f"({m['rss_after_load_mb']:.0f} MB once loaded)",
                 flush=True,
@@ -367,9 +377,10 @@ def main() -> None:
     parser.add_argument("--no-speed", action="store_true", help="skip speed and memory")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--length", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure_child(args.measure, args.threads)
+        measure_child(args.measure, args.threads, args.length)
         return
     CACHE.mkdir(exist_ok=True)
     started = time.perf_counter()

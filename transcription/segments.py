@@ -8,9 +8,9 @@ above an absolute floor, grouped into regions (pauses under ``MERGE_GAP_S`` stay
 region) with a little padding. Chosen by measurement over faster-whisper's built-in VAD filter,
 which raised word error at 8 kHz and looped on faint noise (bench/transcription.py).
 
-A long recording is cut into windows of at most ``WINDOW_S`` in the middle of the longest pause
-in the window's second half, so memory does not grow with the call and each window can be
-decoded (and re-decoded) on its own.
+A long recording is cut into windows of at most ``WINDOW_S`` (a minute) in the middle of the
+longest pause in the window's second half, so memory does not grow with the call and each
+window can be decoded (and re-decoded) on its own.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 FRAME_S = 0.02
-WINDOW_S = 180.0
+# One minute: faster-whisper computes a window's spectrogram at once, which costs about 1.3 MB
+# per second of audio (measured peak RSS per 2-core worker: 812 MB with 3-minute windows on a
+# 5-minute call, against 625 MB for a 1-minute call); cut at pauses, shorter windows cost
+# nothing measurable in word error (bench/transcription.py, long calls).
+WINDOW_S = 60.0
 FLOOR_QUANTILE = 10  # percent of a window's frames taken as its noise floor
 ABOVE_FLOOR_DB = 15.0  # speech stands this far above the floor...
 MIN_SPEECH_DB = -55.0  # ...and above this absolute level (dB full scale)

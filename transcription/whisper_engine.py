@@ -6,8 +6,8 @@ default ``WHISPER_THREADS=2``: int8 gains almost nothing from a second thread on
 
 Per channel (see ``transcription.segments``):
 
-1. The channel is cut into windows of at most three minutes at silences, so memory stays flat
-   however long the call.
+1. The channel is cut into windows of at most a minute at pauses, so memory stays flat however
+   long the call.
 2. In each window only the stretches with speech energy are decoded, laid end to end with a
    second of digital silence between them; word times are mapped back to the channel's
    timeline, and a word that falls in the inserted silence is dropped. A silent channel (the
