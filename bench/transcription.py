@@ -62,6 +62,7 @@ from transcription.engines import Engine, EngineConfig, VoskEngine, Word, load_e
 from transcription.pipeline import ChannelResult, transcribe_channels  # noqa: E402
 from transcription.text import spoken_words  # noqa: E402
 from transcription.turns import Turn, merge_turns, word_errors  # noqa: E402
+from transcription.vocabulary import practice_prompt  # noqa: E402
 from transcription.whisper_engine import WhisperEngine  # noqa: E402
 from transcription.whisper_model import ModelLocation, locate_model, sha256_of  # noqa: E402
 
@@ -86,11 +87,8 @@ NAME_CALLS: dict[str, tuple[Line, ...]] = {
         Line(PATIENT, "Great, I will ask Dr. Okafor about Sculptra."),
     ),
 }
-PROMPT = (
-    "Lumière Aesthetics. Siobhan, Niamh, Dr. Okafor. Botox, Dysport, Xeomin, Daxxify, Jeuveau, "
-    "Juvederm, Restylane, Kybella, Sculptra, Radiesse, HydraFacial, dermaplaning, "
-    "microneedling, PRP, IPL, CoolSculpting."
-)
+# What the job prompts those calls with (transcription.vocabulary): practice, staff, treatments.
+PROMPT = practice_prompt("Lumière Aesthetics", ["Siobhan", "Niamh", "Dr. Okafor"])
 # One side answers briefly while the other talks: that channel is mostly silent.
 SILENCE_CALLS: dict[str, tuple[Line, ...]] = {
     "short_answers": (
@@ -140,11 +138,12 @@ def transcribe(engine: Engine, path: Path) -> list[ChannelResult]:
     return transcribe_channels(engine, info, channel_speakers(info.channels))
 
 
-def score(engine: Engine, calls: list[SynthCall]) -> Score:
+def score(engine: Engine, calls: list[SynthCall], prompt: str | None = None) -> Score:
     total = Score()
     for call in calls:
         started = time.perf_counter()
-        results = transcribe(engine, call.path)
+        info = read_wav_info(call.path)
+        results = transcribe_channels(engine, info, channel_speakers(info.channels), prompt)
         total.processing_s += time.perf_counter() - started
         total.audio_s += call.duration_s
         for channel in results:
@@ -189,10 +188,10 @@ def word_error_rates(location: ModelLocation, names: list[str]) -> None:
     print(
         f"Vocabulary prompt (practice, staff and treatment names), {len(named)} name-heavy calls:"
     )
-    print(score(whisper(location), named).line("no prompt (shipped)"), flush=True)
-    prompted = whisper(location, prompt=PROMPT)
-    print(score(prompted, named).line("with the names as initial_prompt"), flush=True)
-    print(score(prompted, calls).line("with the prompt, on the held-out calls"), flush=True)
+    base = whisper(location)
+    print(score(base, named).line("no prompt"), flush=True)
+    print(score(base, named, PROMPT).line("the practice's prompt (as the job does)"), flush=True)
+    print(score(base, calls, PROMPT).line("that prompt on the held-out calls"), flush=True)
 
 
 def _with_noise(call: SynthCall, level_db: float) -> Path:

@@ -65,21 +65,37 @@ def check_engine_command() -> None:
 @transcription_cli.command("transcribe")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on standard output.")
-def transcribe_command(path: Path, as_json: bool) -> None:
+@click.option("--practice", default=None, help="Prompt with this practice's names, as its calls.")
+def transcribe_command(path: Path, as_json: bool, practice: str | None) -> None:
     """Transcribe a WAV recording exactly as the worker would and print each channel's words.
 
     Two channels are read as Twilio records an inbound call: the patient on channel 1, the
-    coordinator on channel 2; a mono file is one mixed channel.
+    coordinator on channel 2; a mono file is one mixed channel. The prompt holds the treatment
+    names, and with --practice that practice's and its staff's names, as the worker's does.
     """
-    from transcription import audio
-    from transcription.jobs import engine_for
-    from transcription.pipeline import transcribe_channels
+    from sqlalchemy import select
 
+    from contact_center.db import session_scope
+    from contact_center.models import Practice
+    from transcription import audio
+    from transcription.jobs import engine_for, vocabulary_for
+    from transcription.pipeline import transcribe_channels
+    from transcription.vocabulary import practice_prompt
+
+    settings = current_settings()
+    prompt = practice_prompt(None, (), settings.whisper_prompt)
+    if practice is not None:
+        with session_scope() as session:
+            found = session.scalars(select(Practice.id).where(Practice.name == practice)).first()
+            if found is None:
+                click.echo(f"error: no practice named {practice!r}", err=True)
+                sys.exit(2)
+            prompt = vocabulary_for(session, found, settings)
     try:
         info = audio.read_wav_info(path)
         roles = audio.channel_speakers(info.channels)
-        engine = engine_for(current_settings())
-        channels = transcribe_channels(engine, info, roles)
+        engine = engine_for(settings)
+        channels = transcribe_channels(engine, info, roles, prompt)
     except TranscriptionError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

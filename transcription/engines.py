@@ -51,8 +51,8 @@ class Engine(Protocol):
         """Recognize 16-bit mono PCM at sample_rate, given in chunks of any size."""
         ...
 
-    def transcribe(self, chunks: Iterable[bytes]) -> ChannelText:
-        """Like recognize, with the channel's language."""
+    def transcribe(self, chunks: Iterable[bytes], prompt: str | None = None) -> ChannelText:
+        """Like recognize, with the channel's language; prompt: names to expect (Whisper)."""
         ...
 
 
@@ -135,8 +135,9 @@ class VoskEngine:
             words.extend(_vosk_words(recognizer.FinalResult()))
         return words
 
-    def transcribe(self, chunks: Iterable[bytes]) -> ChannelText:
-        """Vosk models are one language each and do not say which: language unknown."""
+    def transcribe(self, chunks: Iterable[bytes], prompt: str | None = None) -> ChannelText:
+        """Vosk models are one language each and do not say which: language unknown. Vosk
+        takes no prompt (its vocabulary is its graph)."""
         return ChannelText(self.recognize(chunks), None)
 
 

@@ -20,9 +20,13 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import enqueue
+from contact_center.models import Membership, Practice, User
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from ivr.models import Call, Direction
@@ -34,6 +38,7 @@ from transcription import audio, services
 from transcription.engines import Engine, EngineConfig, load_engine
 from transcription.pipeline import transcribe_channels
 from transcription.turns import merge_turns
+from transcription.vocabulary import MAX_STAFF, practice_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,19 @@ def prepare_worker(settings: Settings) -> str:
     """Load the engine at worker start so a missing, corrupt or tampered model fails there."""
     engine = engine_for(settings)
     return f"{engine.name} ({engine.model})"
+
+
+def vocabulary_for(session: Session, practice_id: int, settings: Settings) -> str:
+    """The Whisper prompt for a practice's calls: its name, its staff's names, the treatments."""
+    practice = session.get_one(Practice, practice_id)
+    staff = session.scalars(
+        select(User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.practice_id == practice_id)
+        .order_by(User.id)
+        .limit(MAX_STAFF)
+    ).all()
+    return practice_prompt(practice.name, staff, settings.whisper_prompt)
 
 
 def channel_roles(channels: int, source: RecordingSource, direction: Direction) -> tuple[str, ...]:
@@ -89,13 +107,14 @@ def transcribe_recording(recording_sid: str) -> int | None:
         call = session.get_one(Call, rec.call_id)
         roles = channel_roles(rec.channels, rec.source, call.direction)
         ids = (rec.id, rec.call_id, rec.practice_id)
+        prompt = vocabulary_for(session, rec.practice_id, settings)
     engine = engine_for(settings)
     started = time.perf_counter()
     with store_for(settings).plaintext_copy(stored.path, recording_sid, stored.sha256) as wav:
         info = audio.read_wav_info(wav)
         if info.channels != len(roles):
             roles = channel_roles(info.channels, stored.source, call.direction)
-        channels = transcribe_channels(engine, info, roles)
+        channels = transcribe_channels(engine, info, roles, prompt)
     elapsed = time.perf_counter() - started
     recognized = services.RecognizedCall(
         recording_id=ids[0],

@@ -120,8 +120,13 @@ class WhisperEngine:
         """The words of one channel of 16-bit PCM at 16 kHz."""
         return self.transcribe(chunks).words
 
-    def transcribe(self, chunks: Iterable[bytes]) -> ChannelText:
-        """Words and language of one channel of 16-bit PCM at 16 kHz, window by window."""
+    def transcribe(self, chunks: Iterable[bytes], prompt: str | None = None) -> ChannelText:
+        """Words and language of one channel of 16-bit PCM at 16 kHz, window by window.
+
+        prompt: the names to expect (``transcription.vocabulary.practice_prompt``); the
+        engine's own prompt when None.
+        """
+        options: dict[str, Any] = {"initial_prompt": prompt or self.prompt}
         words: list[Word] = []
         language: str | None = None if self.multilingual else "en"
         for offset_s, samples in segments.windows(chunks, SAMPLE_RATE, self.window_s):
@@ -130,7 +135,7 @@ class WhisperEngine:
                 if language is None:
                     language = self._detect_language(samples, regions)
                 window = self._decode_spliced(
-                    samples, regions, language, vad_filter=self.gate == "vad"
+                    samples, regions, language, vad_filter=self.gate == "vad", **options
                 )
                 words.extend(
                     Word(
@@ -154,7 +159,7 @@ class WhisperEngine:
                     round(w.end_s + offset_s, 3),
                     w.confidence,
                 )
-                for w in self._window(samples, regions, language)
+                for w in self._window(samples, regions, language, options)
             )
         return ChannelText(_monotonic(words), language)
 
@@ -166,10 +171,16 @@ class WhisperEngine:
             return probabilities[0][0]
         return max(allowed)[1]
 
-    def _window(self, samples: np.ndarray, regions: list[Region], language: str) -> list[Word]:
+    def _window(
+        self,
+        samples: np.ndarray,
+        regions: list[Region],
+        language: str,
+        options: dict[str, Any],
+    ) -> list[Word]:
         """Decode one window; decode it again, region by region, when its words look wrong."""
         energetic = segments.speech_mask(segments.frame_db(samples, SAMPLE_RATE))
-        first = self._decode_spliced(samples, regions, language)
+        first = self._decode_spliced(samples, regions, language, **options)
         problems = find_problems(first, energetic)
         if not problems:
             return first
@@ -200,7 +211,6 @@ class WhisperEngine:
             language=language,
             beam_size=self.beam_size,
             word_timestamps=True,
-            initial_prompt=self.prompt,
             **options,
         )
         words: list[Word] = []
