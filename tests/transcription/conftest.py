@@ -33,7 +33,7 @@ def short_call(speech_cache: Path) -> SynthCall:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings) -> Engine:
+def speech_engine(settings: Settings) -> Engine:
     """The built-in Whisper engine as the worker loads it: one model for the whole session,
     the same object the transcription job gets."""
     return engine_for(settings)

@@ -1,7 +1,7 @@
 """Recognition of synthesized calls with the built-in Whisper engine, speaker turns, Vosk errors.
 
-One Whisper model is loaded for the whole session (the ``engine`` fixture) and every call here
-is short: the whole file costs about a minute on two busy cores.
+One Whisper model is loaded for the whole session (the ``speech_engine`` fixture) and every
+call here is short: the whole file costs about a minute on two busy cores.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ MAX_CALL_WER = 0.10
 MAX_SPEAKER_WER = 0.15
 
 
-def _recognize_call(engine: Engine, call: SynthCall) -> list[ChannelResult]:
+def _recognize_call(speech_engine: Engine, call: SynthCall) -> list[ChannelResult]:
     info = read_wav_info(call.path)
-    return transcribe_channels(engine, info, channel_speakers(info.channels))
+    return transcribe_channels(speech_engine, info, channel_speakers(info.channels))
 
 
 def _words(results: list[ChannelResult]) -> dict[str, list[Word]]:
@@ -38,9 +38,9 @@ def _words(results: list[ChannelResult]) -> dict[str, list[Word]]:
 
 
 @pytest.fixture(scope="session")
-def call_words(engine: Engine, short_call: SynthCall) -> dict[str, list[Word]]:
+def call_words(speech_engine: Engine, short_call: SynthCall) -> dict[str, list[Word]]:
     """The short call recognized as the job does (both channels side by side), once."""
-    return _words(_recognize_call(engine, short_call))
+    return _words(_recognize_call(speech_engine, short_call))
 
 
 def test_turns_alternate_with_the_right_speaker_in_order(
@@ -86,11 +86,11 @@ def test_punctuation_and_capitals_are_kept_for_display(
     assert "Tuesday" in " ".join(w.text for w in call_words[COORDINATOR])
 
 
-def test_the_engine_is_loaded_once_per_process(engine: Engine, settings: object) -> None:
-    assert isinstance(engine, WhisperEngine)
-    assert load_engine(engine_config(settings)) is engine  # type: ignore[arg-type]
-    assert engine.sample_rate == 16000 and engine.model == "base"
-    assert engine.workers == 2 and engine.threads == 1  # two channels side by side
+def test_the_engine_is_loaded_once_per_process(speech_engine: Engine, settings: object) -> None:
+    assert isinstance(speech_engine, WhisperEngine)
+    assert load_engine(engine_config(settings)) is speech_engine  # type: ignore[arg-type]
+    assert speech_engine.sample_rate == 16000 and speech_engine.model == "base"
+    assert speech_engine.workers == 2 and speech_engine.threads == 1  # two channels side by side
 
 
 def _noise(seconds: float, db: float, seed: int = 7) -> bytes:
@@ -99,11 +99,11 @@ def _noise(seconds: float, db: float, seed: int = 7) -> bytes:
     return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
 
 
-def test_silence_and_faint_line_noise_give_no_words(engine: Engine) -> None:
-    assert engine.transcribe([bytes(32000)] * 20).words == []
-    assert engine.transcribe([]).words == []
+def test_silence_and_faint_line_noise_give_no_words(speech_engine: Engine) -> None:
+    assert speech_engine.transcribe([bytes(32000)] * 20).words == []
+    assert speech_engine.transcribe([]).words == []
     for level_db in (-70.0, -55.0, -45.0):  # faint hiss, up to a noisy line
-        result = engine.transcribe([_noise(12.0, level_db)])
+        result = speech_engine.transcribe([_noise(12.0, level_db)])
         assert result.words == [], level_db
 
 
@@ -137,7 +137,7 @@ def _with_noise(call: SynthCall, out: Path, level_db: float) -> Path:
 
 @pytest.mark.parametrize("noise_db", [None, -55.0])
 def test_a_mostly_silent_channel_gets_no_words_where_nobody_spoke(
-    engine: Engine, speech_cache: Path, noise_db: float | None
+    speech_engine: Engine, speech_cache: Path, noise_db: float | None
 ) -> None:
     call = build_call(
         SHORT_ANSWERS, speech_cache / "short-answers.wav", speech_cache, 8000, telephone=True
@@ -149,7 +149,7 @@ def test_a_mostly_silent_channel_gets_no_words_where_nobody_spoke(
     if noise_db is not None:
         path = _with_noise(call, speech_cache / "short-answers-noisy.wav", noise_db)
     info = read_wav_info(path)
-    words = engine.transcribe(channel_pcm(info, 0, engine.sample_rate)).words
+    words = speech_engine.transcribe(channel_pcm(info, 0, speech_engine.sample_rate)).words
     inserted = [
         w
         for w in words
@@ -174,9 +174,9 @@ DIGITS = (
 )
 
 
-def test_digit_strings_are_transcribed_in_full(engine: Engine, speech_cache: Path) -> None:
+def test_digit_strings_are_transcribed_in_full(speech_engine: Engine, speech_cache: Path) -> None:
     call = build_call(DIGITS, speech_cache / "digits.wav", speech_cache, 8000, telephone=True)
-    words = _words(_recognize_call(engine, call))
+    words = _words(_recognize_call(speech_engine, call))
     said = spoken(" ".join(w.text for w in words[PATIENT]))
     assert "three one zero five five five zero one four two" in said, said
     assert "seven two nine four eight one six three" in said, said
@@ -184,11 +184,11 @@ def test_digit_strings_are_transcribed_in_full(engine: Engine, speech_cache: Pat
 
 
 def test_windows_cut_at_silences_give_the_same_words_and_times(
-    engine: Engine, short_call: SynthCall, call_words: dict[str, list[Word]]
+    speech_engine: Engine, short_call: SynthCall, call_words: dict[str, list[Word]]
 ) -> None:
-    assert isinstance(engine, WhisperEngine)
+    assert isinstance(speech_engine, WhisperEngine)
     # Windows of 6 s: the short call's patient channel is decoded in three or four pieces.
-    windowed = WhisperEngine(engine.location, threads=1, window_s=6.0)
+    windowed = WhisperEngine(speech_engine.location, threads=1, window_s=6.0)
     info = read_wav_info(short_call.path)
     words = windowed.transcribe(channel_pcm(info, 0, 16000)).words
     whole = call_words[PATIENT]
@@ -212,11 +212,13 @@ SPANISH_PATIENT = (
 
 
 @pytest.fixture(scope="session")
-def spanish_call(engine: Engine, speech_cache: Path) -> tuple[SynthCall, list[ChannelResult]]:
+def spanish_call(
+    speech_engine: Engine, speech_cache: Path
+) -> tuple[SynthCall, list[ChannelResult]]:
     call = build_call(
         SPANISH_PATIENT, speech_cache / "spanish.wav", speech_cache, 8000, telephone=True
     )
-    return call, _recognize_call(engine, call)
+    return call, _recognize_call(speech_engine, call)
 
 
 def test_each_channel_is_transcribed_in_its_own_language(
