@@ -52,6 +52,15 @@ class Settings:
     var_dir: Path
     recordings_dir: Path
     vosk_model_path: str | None = None
+    # Whisper, the built-in engine (transcription/whisper_engine.py): a model directory or name
+    # (empty: the base model the product installs from PyPI), where models are joined or
+    # downloaded, CPU threads per worker (the two channels of a call decode side by side, one
+    # thread each with 2), the languages a channel may be detected in, and an optional prompt.
+    whisper_model: str = ""
+    whisper_models_dir: Path | None = None
+    whisper_threads: int = 2
+    whisper_languages: tuple[str, ...] = ("en", "es")
+    whisper_prompt: str = ""
     sandbox: bool = True
     # Sandbox demo only: the worker rings the console's sandbox softphones for the calls the
     # dialer places (set by ``make run``; tests and benchmarks play those calls themselves).
@@ -123,6 +132,17 @@ class Settings:
             var_dir=var_dir,
             recordings_dir=Path(env.get("RECORDINGS_DIR", "").strip() or var_dir / "recordings"),
             vosk_model_path=env.get("VOSK_MODEL_PATH", "").strip() or None,
+            whisper_model=env.get("WHISPER_MODEL", "").strip(),
+            whisper_models_dir=Path(
+                env.get("WHISPER_MODELS_DIR", "").strip() or var_dir / "models"
+            ),
+            whisper_threads=max(1, _int(env, "WHISPER_THREADS", 2)),
+            whisper_languages=tuple(
+                lang.strip().lower()
+                for lang in (env.get("WHISPER_LANGUAGES", "").strip() or "en,es").split(",")
+                if lang.strip()
+            ),
+            whisper_prompt=env.get("WHISPER_PROMPT", "").strip(),
             twilio_api_key_sid=env.get("TWILIO_API_KEY_SID", "").strip(),
             twilio_api_key_secret=env.get("TWILIO_API_KEY_SECRET", "").strip(),
             twilio_twiml_app_sid=env.get("TWILIO_TWIML_APP_SID", "").strip(),

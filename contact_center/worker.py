@@ -45,10 +45,16 @@ def main(argv: list[str] | None = None) -> None:
 
         ring_placed_calls()  # the sandbox demo: the dialer's calls ring the console
     if TRANSCRIPTION in args.queues:
+        from transcription.errors import TranscriptionError
         from transcription.jobs import prepare_worker
 
-        # Load the speech engine once, now: a missing or corrupt model stops the worker here.
-        logger.info("speech engine ready: %s", prepare_worker(settings))
+        # Load the speech engine once, now: a missing, corrupt or tampered model stops the
+        # worker here, with the reason, rather than failing every transcription job later.
+        try:
+            logger.info("speech engine ready: %s", prepare_worker(settings))
+        except TranscriptionError as exc:
+            logger.error("cannot start the transcription worker: %s", exc)
+            raise SystemExit(f"error: {exc}") from exc
     worker_class = SimpleWorker if args.simple else Worker
     if args.reconcile_every > 0 and not args.burst:
         _start_maintenance(args.reconcile_every)

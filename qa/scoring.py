@@ -4,13 +4,19 @@ Pure functions over speaker turns (``transcription.turns.Turn``): no database he
 
 A criterion's phrases and patterns are matched against the words of the turns of its speaker
 (optionally only words said within its time window, counted from the start of the recording).
-Recognizer output is lower-case words without punctuation, so phrases are normalized the same
-way and matched as whole-word sequences. Telephone speech recognition drops and swaps words, so
-a phrase of four or more words also matches with one word missing, extra or wrong, and a phrase
-that is only a name ("{practice}") matches a run of at least half of the name's words (two at
-least: "park avenue" for "Park Avenue Skin Center"), since proper names are what a general
-language model misses most. Criteria that must be *absent* (clinical advice, pressure) match
-exactly, so a recognition slip does not accuse a coordinator of something they did not say.
+Recognizers write words as people write them (Whisper: "Glow Aesthetics,", "10:30"), so the
+transcript's words and the phrases are both reduced to lower-case spoken words
+(``transcription.text``: "ten thirty") and matched as whole-word sequences. Telephone speech
+recognition drops and swaps words, so a phrase of four or more words also matches with one
+word missing, extra or wrong, and a phrase that is only a name ("{practice}") matches a run of
+at least half of the name's words (two at least: "park avenue" for "Park Avenue Skin Center"),
+since proper names are what recognizers miss most. Criteria that must be *absent* (clinical
+advice, pressure) match exactly, so a recognition slip does not accuse a coordinator of
+something they did not say.
+
+The criteria are written in English. When every turn of a criterion's speaker was transcribed
+in another language (a Spanish-speaking patient's channel), the criterion is not judged (met
+None) rather than missed: an English phrase cannot be looked for in Spanish speech.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from transcription.text import spoken, spoken_words
 from transcription.turns import Turn
 
 ANY_SPEAKER = "any"
+CRITERIA_LANGUAGE = "en"
 FUZZY_MIN_WORDS = 4
 
 
@@ -82,9 +90,14 @@ class CallJudgement:
 
 
 def normalize(text: str) -> str:
-    """Lower-case words, apostrophes kept, everything else a space (as recognizers print)."""
-    kept = "".join(ch if ch.isalnum() or ch in "' " else " " for ch in text.lower())
-    return " ".join(kept.split())
+    """Lower-case spoken words, apostrophes kept, numbers spelled out, punctuation dropped."""
+    return spoken(text)
+
+
+def _in_other_language(turns: Sequence[Turn]) -> bool:
+    """Whether these turns were all transcribed in a language other than the criteria's."""
+    known = [t.language for t in turns if t.words]
+    return bool(known) and all(lang is not None and lang != CRITERIA_LANGUAGE for lang in known)
 
 
 _PLACEHOLDER = re.compile(r"\{(practice|coordinator|patient)\}")
@@ -173,13 +186,21 @@ def judge(spec: CriterionSpec, turns: Sequence[Turn], context: CallContext) -> J
         return Judgement(spec.key, None)
     fuzzy = spec.expect == "present"
     evidence: list[Evidence] = []
-    for turn in turns:
-        if spec.speaker != ANY_SPEAKER and turn.speaker != spec.speaker:
-            continue
-        words = [w for w in turn.words if spec.within_s is None or w.start_s <= spec.within_s]
+    theirs = [t for t in turns if spec.speaker == ANY_SPEAKER or t.speaker == spec.speaker]
+    if _in_other_language(theirs):
+        return Judgement(spec.key, None)
+    for turn in theirs:
+        said = [w for w in turn.words if spec.within_s is None or w.start_s <= spec.within_s]
+        # One written word may be several spoken ones ("10:30"): match on the spoken words,
+        # remembering which written word each came from for the evidence's times.
+        texts: list[str] = []
+        words = []
+        for w in said:
+            for token in spoken_words(w.text):
+                texts.append(token)
+                words.append(w)
         if not words:
             continue
-        texts = [normalize(w.text) for w in words]
         matchers = [
             (
                 " ".join(p),

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(festival festvox-us-slt-hts festvox-kallpc16k sox chromium)
+# espeak-ng: the Spanish voice of the language tests (Debian has no Spanish Festival voice).
+APT_PACKAGES=(festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,10 @@ TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# No model hub in tests: the Whisper model is the one installed from PyPI, joined once per
+# machine into this directory (145 MB) rather than once per test session.
+os.environ["HF_HUB_OFFLINE"] = "1"
+WHISPER_MODELS_DIR = Path(tempfile.gettempdir()) / "contact-center-test-models"
 BASE_URL = "https://cc.example.test"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "1" * 32
@@ -51,6 +56,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         var_dir=var,
         recordings_dir=var / "recordings",
         sandbox=True,
+        whisper_models_dir=WHISPER_MODELS_DIR,
     )
 
 

@@ -31,6 +31,8 @@ VOICES = {
     COORDINATOR: "(voice_cmu_us_slt_arctic_hts)",
     PATIENT: "(voice_kal_diphone)",
 }
+# Festival has no Spanish voice in Debian; Spanish lines are spoken by espeak-ng instead.
+SPANISH_VOICES = {PATIENT: "es-419", COORDINATOR: "es"}
 TRACK_OF = {PATIENT: 0, COORDINATOR: 1}
 SPEAKER_OF = {index: speaker for speaker, index in TRACK_OF.items()}
 
@@ -41,6 +43,7 @@ class Line:
 
     speaker: str
     text: str
+    language: str = "en"  # "es": spoken by espeak-ng's Spanish voices
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class SpokenLine:
     text: str
     start_s: float
     end_s: float
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -96,14 +100,19 @@ def _key(*parts: object) -> str:
 
 
 def synthesize_line(
-    text: str, speaker: str, cache_dir: Path, sample_rate: int, telephone: bool = False
+    text: str,
+    speaker: str,
+    cache_dir: Path,
+    sample_rate: int,
+    telephone: bool = False,
+    language: str = "en",
 ) -> Path:
     """Speak one line in the speaker's voice as a mono 16-bit WAV at sample_rate (cached).
 
     telephone=True also passes the audio through 8-bit mu-law and back, the G.711 codec of the
     phone network, which is what a Twilio recording of a PSTN caller has been through.
     """
-    voice = VOICES[speaker]
+    voice = VOICES[speaker] if language == "en" else SPANISH_VOICES[speaker]
     cache_dir.mkdir(parents=True, exist_ok=True)
     out = cache_dir / f"line-{_key(voice, text, sample_rate, telephone)}.wav"
     if out.exists():
@@ -113,7 +122,10 @@ def synthesize_line(
         txt = cache_dir / f"raw-{_key(voice, text)}.txt"
         txt.write_text(text + "\n")
         tmp_raw = raw.with_suffix(".tmp.wav")
-        _run(["text2wave", "-eval", voice, str(txt), "-o", str(tmp_raw)])
+        if language == "en":
+            _run(["text2wave", "-eval", voice, str(txt), "-o", str(tmp_raw)])
+        else:
+            _run(["espeak-ng", "-v", voice, "-s", "150", "-f", str(txt), "-w", str(tmp_raw)])
         tmp_raw.replace(raw)
     tmp = out.with_suffix(".tmp.wav")
     _run(["sox", str(raw), "-r", str(sample_rate), "-b", "16", "-c", "1", str(tmp)])
@@ -168,9 +180,11 @@ def _layout(
     spoken: list[SpokenLine] = []
     cursor = lead_s
     for line in script:
-        wav = synthesize_line(line.text, line.speaker, cache_dir, sample_rate, telephone)
+        wav = synthesize_line(
+            line.text, line.speaker, cache_dir, sample_rate, telephone, line.language
+        )
         duration = wav_duration(wav)
-        spoken.append(SpokenLine(line.speaker, line.text, cursor, cursor + duration))
+        spoken.append(SpokenLine(line.speaker, line.text, cursor, cursor + duration, line.language))
         cursor += duration + gap_s
     return spoken
 
@@ -191,7 +205,9 @@ def _build_track(
     for index, line in enumerate(spoken):
         if TRACK_OF[line.speaker] != track:
             continue
-        source = synthesize_line(line.text, line.speaker, cache_dir, sample_rate, telephone)
+        source = synthesize_line(
+            line.text, line.speaker, cache_dir, sample_rate, telephone, line.language
+        )
         padded = work / f"t{track}-{index}.wav"
         _run(["sox", str(source), str(padded), "pad", f"{line.start_s - position:.6f}", "0"])
         pieces.append(str(padded))
@@ -212,8 +228,8 @@ SHORT_CALL: tuple[Line, ...] = (
     Line(COORDINATOR, "Perfect, I have you down for Tuesday at three."),
 )
 
-# Held-out calls for measuring word error. None of these sentences may be copied into
-# transcription/vocabulary.py: the point is to measure a domain model on calls it has not seen.
+# Held-out calls for measuring word error. None of these sentences may be copied into a prompt
+# or vocabulary for the engine: the point is to measure it on calls it has not seen.
 EVAL_CALLS: dict[str, tuple[Line, ...]] = {
     "new_patient_consult": (
         Line(COORDINATOR, "Good morning, thanks for calling. This is Rachel, how can I help?"),

@@ -1,9 +1,10 @@
-"""Speech recognizers with word timings: Vosk (production) and the bundled PocketSphinx.
+"""Speech recognizers with word timings: Whisper (built in) and Vosk (when configured).
 
 An engine is loaded once per process by :func:`load_engine` and reused for every recording, since
 loading a model takes far longer than recognizing a short call. Engines take one channel of
 16-bit mono PCM at their ``sample_rate`` (see :func:`transcription.audio.channel_pcm`) and
-return the words heard, with start and end times in seconds from the start of the channel.
+return the words heard, with start and end times in seconds from the start of the channel, and
+the channel's language when the engine knows it.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from transcription.errors import TranscriptionError
-from transcription.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 logger = logging.getLogger(__name__)
-
-MAX_UTTERANCE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -34,133 +32,28 @@ class Word:
     confidence: float
 
 
+@dataclass(frozen=True)
+class ChannelText:
+    """What an engine made of one channel: its words, and its language when known ("es")."""
+
+    words: list[Word]
+    language: str | None = None
+
+
 class Engine(Protocol):
     """A recognizer for one channel of a call."""
 
     name: str
+    model: str  # which model, for the transcript and the operators
     sample_rate: int
 
     def recognize(self, chunks: Iterable[bytes]) -> list[Word]:
         """Recognize 16-bit mono PCM at sample_rate, given in chunks of any size."""
         ...
 
-
-# Decoder settings for recorded phone calls (8 kHz, resampled to the model's 16 kHz), chosen
-# with bench/transcription.py on twelve held-out synthesized calls (878 words). Dropping the
-# second, flat-lexicon pass (fwdflat) and capping active HMMs per frame at 10000 (default
-# 30000) cut recognition time by a quarter, from 0.38 to 0.29 times real time per two-channel
-# call on one core, for no measurable change in word error (mu-law 36.9% -> 36.2%, plain PCM
-# 33.6% -> 34.7%; one word in 878 is 0.1 point). Tried and not kept, at 8 kHz: narrowband
-# features (samprate 8000 with upperf 3500-4000, or upperf 4000 at 16 kHz: 80-97% word error,
-# the model was trained on 130-6800 Hz filters), language weight 5 or 8, word insertion
-# penalty 0.2, topn 2 or 8, wider or narrower beams, ds 2, maxhmmpf 3000 or 5000, noise or
-# spectral folding in the empty 4-8 kHz band, no noise removal: each was worse or no better.
-TELEPHONE_OPTIONS: Mapping[str, Any] = {
-    "fwdflat": False,
-    "maxhmmpf": 10000,
-}
-
-
-class PocketSphinxEngine:
-    """PocketSphinx 5 with the en-us model that ships in its wheel.
-
-    Each channel is cut into utterances by the voice-activity endpointer, and each utterance is
-    decoded on its own (batch cepstral normalization over the utterance), so memory is bounded
-    by the longest utterance (capped at max_utterance_s) rather than by the call.
-    """
-
-    name = "pocketsphinx"
-
-    def __init__(
-        self,
-        vocabulary: Vocabulary | None = None,
-        options: Mapping[str, Any] | None = None,
-        sample_rate: int = 16000,
-        max_utterance_s: float = MAX_UTTERANCE_S,
-    ) -> None:
-        """Load the acoustic model, dictionary and language model; slow, so done once."""
-        import pocketsphinx
-
-        self._ps = pocketsphinx
-        self.sample_rate = sample_rate
-        self.max_utterance_s = max_utterance_s
-        settings: dict[str, Any] = {"loglevel": "ERROR", "samprate": sample_rate}
-        settings.update(options or {})
-        try:
-            self._decoder = pocketsphinx.Decoder(**settings)
-        except (RuntimeError, ValueError) as exc:
-            raise TranscriptionError(f"cannot start PocketSphinx with {settings}: {exc}") from exc
-        self._frate = int(self._decoder.config["frate"])
-        self._lock = threading.Lock()
-        if vocabulary is not None:
-            vocabulary.apply_to(self._decoder)
-
-    def recognize(self, chunks: Iterable[bytes]) -> list[Word]:
-        """Recognize one channel; silence between utterances is skipped, not decoded."""
-        with self._lock:
-            return list(self._recognize(chunks))
-
-    def _recognize(self, chunks: Iterable[bytes]) -> Iterator[Word]:
-        endpointer = self._ps.Endpointer(sample_rate=self.sample_rate)
-        frame_bytes = endpointer.frame_bytes
-        bytes_per_s = 2 * self.sample_rate
-        max_bytes = int(self.max_utterance_s * bytes_per_s)
-        pending = bytearray()
-        utterance = bytearray()
-        start_s = 0.0
-        for chunk in _frames(chunks, frame_bytes, pending):
-            was_in_speech = endpointer.in_speech
-            speech = endpointer.process(chunk)
-            if speech is None:
-                continue
-            if not was_in_speech:
-                start_s = endpointer.speech_start
-            utterance += speech
-            if not endpointer.in_speech or len(utterance) >= max_bytes:
-                yield from self._decode(bytes(utterance), start_s)
-                start_s += len(utterance) / bytes_per_s
-                utterance.clear()
-        if endpointer.in_speech:
-            tail = endpointer.end_stream(bytes(pending))
-            if tail:
-                utterance += tail
-        if utterance:
-            yield from self._decode(bytes(utterance), start_s)
-
-    def _decode(self, pcm: bytes, offset_s: float) -> Iterator[Word]:
-        decoder = self._decoder
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        for seg in decoder.seg():
-            text = _clean(seg.word)
-            if text is None:
-                continue
-            yield Word(
-                text=text,
-                start_s=round(offset_s + seg.start_frame / self._frate, 3),
-                end_s=round(offset_s + (seg.end_frame + 1) / self._frate, 3),
-                # The Python binding already converts the posterior out of log space.
-                confidence=round(min(1.0, max(0.0, seg.prob)), 3),
-            )
-
-
-def _frames(chunks: Iterable[bytes], frame_bytes: int, pending: bytearray) -> Iterator[bytes]:
-    """Re-cut chunks into frames of exactly frame_bytes; a short remainder stays in pending."""
-    for chunk in chunks:
-        pending += chunk
-        whole = len(pending) - len(pending) % frame_bytes
-        for i in range(0, whole, frame_bytes):
-            yield bytes(pending[i : i + frame_bytes])
-        del pending[:whole]
-
-
-def _clean(token: str) -> str | None:
-    """Drop fillers (<s>, <sil>, [NOISE], +SPN+) and the "(2)" of alternate pronunciations."""
-    if not token or token[0] in "<[+":
-        return None
-    paren = token.find("(")
-    return token[:paren] if paren > 0 else token
+    def transcribe(self, chunks: Iterable[bytes], prompt: str | None = None) -> ChannelText:
+        """Like recognize, with the channel's language; prompt: names to expect (Whisper)."""
+        ...
 
 
 # Files a Vosk model needs, per src/model.cc of vosk-api: the v2 layout (am/final.mdl with
@@ -226,6 +119,7 @@ class VoskEngine:
                 f"Vosk could not load the model in {path} (corrupt or incompatible): {exc}"
             ) from exc
         self._vosk = vosk
+        self.model = str(path)
         self.sample_rate = _vosk_sample_rate(path)
         self._lock = threading.Lock()
 
@@ -241,6 +135,11 @@ class VoskEngine:
             words.extend(_vosk_words(recognizer.FinalResult()))
         return words
 
+    def transcribe(self, chunks: Iterable[bytes], prompt: str | None = None) -> ChannelText:
+        """Vosk models are one language each and do not say which: language unknown. Vosk
+        takes no prompt (its vocabulary is its graph)."""
+        return ChannelText(self.recognize(chunks), None)
+
 
 def _vosk_words(result_json: str) -> list[Word]:
     result = json.loads(result_json)
@@ -251,28 +150,45 @@ def _vosk_words(result_json: str) -> list[Word]:
     ]
 
 
-_engines: dict[tuple[str | None, Vocabulary | None], Engine] = {}
+@dataclass(frozen=True)
+class EngineConfig:
+    """Which engine a process runs (hashable: one engine per configuration per process)."""
+
+    vosk_model_path: str | None = None
+    whisper_model: str = ""  # empty: the packaged base model
+    whisper_models_dir: Path = Path("var/models")
+    whisper_threads: int = 2
+    whisper_languages: tuple[str, ...] = ("en", "es")
+    whisper_prompt: str = ""
+
+
+_engines: dict[EngineConfig, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def load_engine(
-    vosk_model_path: str | None, vocabulary: Vocabulary | None = DEFAULT_VOCABULARY
-) -> Engine:
+def load_engine(config: EngineConfig) -> Engine:
     """Return this process's engine for the configuration, loading it on first use.
 
-    Vosk when a model directory is configured, otherwise PocketSphinx with the telephone
-    settings and the vocabulary (by default the medspa terms; None for the bare dictionary).
-    Vosk models carry their own lexicon and graph, so the vocabulary only applies to
-    PocketSphinx. Raises TranscriptionError for a missing or broken Vosk model.
+    Vosk when a model directory is configured, otherwise Whisper (the packaged base model
+    unless WHISPER_MODEL names another). Raises TranscriptionError for a missing, corrupt or
+    tampered model.
     """
-    key = (str(vosk_model_path) if vosk_model_path else None, vocabulary)
     with _engines_lock:
-        engine = _engines.get(key)
+        engine = _engines.get(config)
         if engine is None:
-            if key[0] is not None:
-                engine = VoskEngine(key[0])
+            if config.vosk_model_path:
+                engine = VoskEngine(config.vosk_model_path)
             else:
-                engine = PocketSphinxEngine(vocabulary, TELEPHONE_OPTIONS)
-            logger.info("loaded %s speech engine (vosk model %s)", engine.name, key[0])
-            _engines[key] = engine
+                from transcription.whisper_engine import WhisperEngine
+                from transcription.whisper_model import locate_model
+
+                location = locate_model(config.whisper_model, config.whisper_models_dir)
+                engine = WhisperEngine(
+                    location,
+                    threads=config.whisper_threads,
+                    languages=config.whisper_languages,
+                    prompt=config.whisper_prompt or None,
+                )
+            logger.info("loaded %s speech engine (model %s)", engine.name, engine.model)
+            _engines[config] = engine
         return engine

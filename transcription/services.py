@@ -28,6 +28,7 @@ class RecognizedCall:
     audio_s: float
     processing_s: float
     turns: Sequence[Turn]
+    model: str | None = None
 
 
 def transcript_for_recording(session: Session, recording_id: int) -> Transcript | None:
@@ -46,6 +47,7 @@ def store_transcript(session: Session, recognized: RecognizedCall, now: datetime
         call_id=recognized.call_id,
         recording_id=recognized.recording_id,
         engine=recognized.engine,
+        model=recognized.model[:200] if recognized.model else None,
         audio_s=round(recognized.audio_s, 3),
         processing_s=round(recognized.processing_s, 3),
         word_count=sum(len(t.words) for t in recognized.turns),
@@ -61,6 +63,7 @@ def store_transcript(session: Session, recognized: RecognizedCall, now: datetime
             start_s=turn.start_s,
             end_s=turn.end_s,
             text=turn.text,
+            language=turn.language,
         )
         session.add(row)
         session.flush()
@@ -100,7 +103,8 @@ def load_turns(session: Session, transcript_id: int) -> list[Turn]:
     for w in words:
         by_turn.setdefault(w.turn_id, []).append(Word(w.text, w.start_s, w.end_s, w.confidence))
     return [
-        Turn(t.speaker, t.start_s, t.end_s, t.text, tuple(by_turn.get(t.id, ()))) for t in turns
+        Turn(t.speaker, t.start_s, t.end_s, t.text, tuple(by_turn.get(t.id, ())), t.language)
+        for t in turns
     ]
 
 

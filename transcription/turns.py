@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from transcription.engines import Word
+from transcription.text import spoken_words
 
 logger = logging.getLogger(__name__)
 
@@ -22,35 +23,41 @@ class Turn:
     end_s: float
     text: str
     words: tuple[Word, ...]
+    language: str | None = None  # the speaker's channel language ("en", "es"), when known
 
 
-def speaker_turns(words: Sequence[Word], speaker: str, gap_s: float = TURN_GAP_S) -> list[Turn]:
+def speaker_turns(
+    words: Sequence[Word], speaker: str, gap_s: float = TURN_GAP_S, language: str | None = None
+) -> list[Turn]:
     """Group one speaker's words into turns, starting a new turn after a pause over gap_s."""
     ordered = sorted(words, key=lambda w: (w.start_s, w.end_s))
     turns: list[Turn] = []
     current: list[Word] = []
     for word in ordered:
         if current and word.start_s - current[-1].end_s > gap_s:
-            turns.append(_turn(speaker, current))
+            turns.append(_turn(speaker, current, language))
             current = []
         current.append(word)
     if current:
-        turns.append(_turn(speaker, current))
+        turns.append(_turn(speaker, current, language))
     return turns
 
 
-def _turn(speaker: str, words: Sequence[Word]) -> Turn:
+def _turn(speaker: str, words: Sequence[Word], language: str | None) -> Turn:
     return Turn(
         speaker=speaker,
         start_s=words[0].start_s,
         end_s=max(w.end_s for w in words),
         text=" ".join(w.text for w in words),
         words=tuple(words),
+        language=language,
     )
 
 
 def merge_turns(
-    words_by_speaker: Mapping[str, Sequence[Word]], gap_s: float = TURN_GAP_S
+    words_by_speaker: Mapping[str, Sequence[Word]],
+    gap_s: float = TURN_GAP_S,
+    languages: Mapping[str, str | None] | None = None,
 ) -> list[Turn]:
     """Interleave every speaker's turns by start time (ties: the earlier end first).
 
@@ -60,7 +67,7 @@ def merge_turns(
     turns = [
         turn
         for speaker, words in words_by_speaker.items()
-        for turn in speaker_turns(words, speaker, gap_s)
+        for turn in speaker_turns(words, speaker, gap_s, (languages or {}).get(speaker))
     ]
     return sorted(turns, key=lambda t: (t.start_s, t.end_s, t.speaker))
 
@@ -83,8 +90,11 @@ def word_errors(reference: Iterable[str], hypothesis: Iterable[str]) -> int:
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance over the number of reference words."""
-    ref = reference.split()
+    """Word error rate: word-level edit distance over the number of reference words, both
+    reduced to spoken words first (case, punctuation and "10:30" vs "ten thirty" do not count).
+    """
+    ref = spoken_words(reference)
+    hyp = spoken_words(hypothesis)
     if not ref:
-        return 0.0 if not hypothesis.split() else 1.0
-    return word_errors(ref, hypothesis.split()) / len(ref)
+        return 0.0 if not hyp else 1.0
+    return word_errors(ref, hyp) / len(ref)

@@ -97,6 +97,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("transcription.jobs", "recordings.storage"): "transcription reads the stored recording",
     ("qa.outcomes", "transcription.turns"): "scoring reads transcript turns",
     ("qa.scoring", "transcription.turns"): "scoring reads transcript turns",
+    ("qa.scoring", "transcription.text"): "scoring matches phrases on the turns' spoken words",
     ("qa.services", "transcription.models"): "scoring reads the stored transcript",
     ("qa.services", "transcription.services"): "scoring reads the stored transcript",
 }

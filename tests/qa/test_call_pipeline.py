@@ -1,6 +1,6 @@
 """End to end with real audio: a synthesized two-sided call is recorded (with consent),
 downloaded from a stand-in for Twilio's host, decrypted, transcribed per channel with the built-in
-engine and scored; criteria the script meets are met with the right speaker and evidence.
+Whisper engine and scored; criteria the script meets are met with the right speaker and evidence.
 """
 
 from __future__ import annotations
@@ -62,10 +62,9 @@ MET_BY_LINE = {
 }
 MISSED = {"recording_disclosure", "no_clinical_advice"}
 MET_BY_ABSENCE = {"no_pressure"}
-# Measured here with the bundled PocketSphinx model on this 8 kHz mu-law call: 0.20 for the
-# coordinator, 0.41 for the patient; the bound catches a broken pipeline (swapped channels,
-# wrong rate), not small decoder changes.
-WER_BOUND = 0.5
+# The issue's bound for the built-in engine. Whisper base measured 0.05 for the coordinator and
+# 0.07 for the patient on this 8 kHz mu-law call (PocketSphinx, before it: 0.20 and 0.41).
+WER_BOUND = 0.10
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def test_recorded_call_is_downloaded_transcribed_by_speaker_and_scored(
     rec = session.scalars(select(Recording).where(Recording.call_id == call.id)).one()
     assert rec.storage_state is StorageState.STORED and len(media.seen) == 1
     transcript = session.scalars(select(Transcript).where(Transcript.call_id == call.id)).one()
-    assert transcript.engine == "pocketsphinx"
+    assert transcript.engine == "whisper" and transcript.model == "base"
     assert transcript.audio_s == pytest.approx(synthesized.duration_s, abs=0.01)
 
     # Speakers follow the channels: the patient (parent leg) on 1, the coordinator on 2.
@@ -128,7 +127,8 @@ def test_recorded_call_is_downloaded_transcribed_by_speaker_and_scored(
         for speaker in (PATIENT, COORDINATOR)
     }
     for speaker, text in said.items():
-        assert wer(synthesized.reference(speaker), text) < WER_BOUND, (speaker, text)
+        assert wer(synthesized.reference(speaker), text) <= WER_BOUND, (speaker, text)
+    assert all(turn.language == "en" for turn in view.turns)
     for turn in view.turns:
         spoken = [
             line

@@ -139,3 +139,53 @@ def test_bad_criteria_are_refused(spec: CriterionSpec) -> None:
 
     with pytest.raises(InvalidInput):
         _check([spec])
+
+
+def written(speaker: str, start: float, text: str, language: str | None = "en") -> Turn:
+    """A turn as Whisper writes it: capitals, punctuation, digits; words as written."""
+    base = turn(speaker, start, text)
+    return Turn(base.speaker, base.start_s, base.end_s, base.text, base.words, language)
+
+
+def test_written_transcripts_match_spoken_phrases_with_evidence_times() -> None:
+    turns = [
+        written("coordinator", 0.5, "Thank you for calling Glow Aesthetics, this is Ava."),
+        written("coordinator", 6.0, "I have Monday at 10:30 or Friday at 2 p.m."),
+    ]
+    context = CallContext(practice="Glow Aesthetics", coordinator="Ava")
+    met = results(turns, context)
+    assert met["greeting_practice"] is True and met["coordinator_name"] is True
+    offered = judge(
+        next(s for s in DEFAULT_CRITERIA if s.key == "offered_time"), turns, context
+    ).evidence
+    # "10:30" is one written word and two spoken ones: the evidence spans the written words.
+    assert offered and offered[0].text.startswith("monday at ten thirty")
+    assert offered[0].start_s == turns[1].words[2].start_s
+
+
+def test_english_criteria_are_not_judged_on_a_spanish_speakers_turns() -> None:
+    spanish_call = [
+        written("coordinator", 0.5, "Gracias por llamar a Glow Aesthetics, habla Ava.", "es"),
+        written("patient", 4.0, "Hola, quisiera una cita para el lunes.", "es"),
+        written("coordinator", 8.0, "Tengo el lunes a las diez de la mañana.", "es"),
+    ]
+    judged = score_call(DEFAULT_CRITERIA, spanish_call, CONTEXT)
+    automatic = [
+        j
+        for s, j in zip(DEFAULT_CRITERIA, judged.judgements, strict=False)
+        if s.kind == "automatic"
+    ]
+    assert automatic and all(j.met is None for j in automatic)  # not judged, not missed
+    assert judged.compliance_flag is False
+
+    # A Spanish-speaking patient with an English-speaking coordinator: the coordinator's
+    # criteria are judged; one about what the patient says is not.
+    mixed = [
+        written("coordinator", 0.5, "Thank you for calling, what are you hoping to achieve?"),
+        written("patient", 4.0, "Quisiera una cita para el lunes.", "es"),
+    ]
+    assert results(mixed)["asked_goal"] is True
+    said_monday = CriterionSpec(
+        "said_monday", "Patient named a day", 1, speaker="patient", phrases=("monday",)
+    )
+    assert judge(said_monday, mixed, CONTEXT).met is None

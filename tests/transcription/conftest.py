@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from contact_center.settings import Settings
 from tests.speech import SHORT_CALL, SynthCall, build_call, festival_available
-from transcription.engines import Engine, load_engine
+from transcription.engines import Engine
+from transcription.jobs import engine_for
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +33,7 @@ def short_call(speech_cache: Path) -> SynthCall:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
-    """The built-in PocketSphinx engine, as the app loads it when no Vosk model is configured."""
-    return load_engine(None)
+def speech_engine(settings: Settings) -> Engine:
+    """The built-in Whisper engine as the worker loads it: one model for the whole session,
+    the same object the transcription job gets."""
+    return engine_for(settings)

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from contact_center.settings import Settings
 from ivr.models import Direction
 from recordings.models import RecordingSource
+from tests.factories import make_coordinator, make_practice
 from tests.recordings.media_server import installed
 from transcription.errors import TranscriptionError
-from transcription.jobs import channel_roles, engine_for
+from transcription.jobs import channel_roles, engine_for, vocabulary_for
 
 NAME = "vosk-model-small-en-us-9.9"
 MODEL_FILES = {
@@ -179,7 +181,8 @@ def test_without_a_vosk_model_the_built_in_engine_is_used_once_per_process(
     settings: Settings,
 ) -> None:
     engine = engine_for(settings)
-    assert engine.name == "pocketsphinx" and engine_for(settings) is engine
+    assert engine.name == "whisper" and engine.model == "base"
+    assert engine_for(settings) is engine
 
 
 def test_channel_roles_follow_the_dial_leg_convention() -> None:
@@ -188,3 +191,16 @@ def test_channel_roles_follow_the_dial_leg_convention() -> None:
     assert channel_roles(2, RecordingSource.CALL, Direction.OUTBOUND) == ("coordinator", "patient")
     assert channel_roles(1, RecordingSource.VOICEMAIL, Direction.INBOUND) == ("patient",)
     assert channel_roles(1, RecordingSource.CALL, Direction.INBOUND) == ("mixed",)
+
+
+def test_each_practices_calls_are_prompted_with_its_own_names(
+    session: Session, settings: Settings
+) -> None:
+    glow = make_practice(session, name="Glow Aesthetics")
+    other = make_practice(session, name="Park Avenue Skin Center")
+    ava = make_coordinator(session, glow, "ava")
+    make_coordinator(session, other, "emily")
+    prompt = vocabulary_for(session, glow.id, settings.with_overrides(whisper_prompt="Morpheus8"))
+    assert prompt.startswith("Glow Aesthetics. ")
+    assert ava.name in prompt and "Juvederm" in prompt and prompt.endswith("Morpheus8")
+    assert "Park Avenue" not in prompt  # another practice's names never leak into this one's
