@@ -1,0 +1,481 @@
+"""Booking: free slots, book, cancel, reschedule, status marks. The stable API other features use.
+
+Every function takes the session first, may flush, never commits; the caller (view, job, CLI)
+owns the transaction and, after the commit, enqueues ``appointments.jobs.push_to_calendar`` for
+the appointment ids it changed (the calendar reconciler catches any it forgets).
+
+    free_slots(session, practice_id, service_id, provider_id, day, now) -> list[Slot]
+        ``day`` is practice-local; ``provider_id`` None means any provider (slots of every
+        active provider, each Slot naming its provider).
+    book(session, practice_id, patient_id, service_id, start, by, now, *, provider_id=None,
+         source=AppointmentSource.CONSOLE, call_id=None, lead_id=None, location=None)
+        -> Appointment (status booked). Raises SlotTaken when the slot is not free (also when
+        two bookings race: the database's exclusion constraint decides), InvalidInput, NotFound.
+    cancel(session, appointment_id, by, now, note=None) -> Appointment
+    reschedule(session, appointment_id, new_start, by, now, *, provider_id=None, note=None)
+        -> Appointment; raises SlotTaken like ``book``.
+    mark(session, appointment_id, status, by, now, note=None) -> Appointment
+        arrived, fulfilled, noshow, entered-in-error (the allowed moves are in ``MOVES``).
+    confirm(session, appointment_id, by, now, note=None) -> Appointment
+        sets ``confirmed_at`` once (the patient replied C); the status stays booked.
+    appointment_for_practice(session, practice_id, appointment_id) -> Appointment (NotFound)
+
+``by`` is a user id (a coordinator) or a word for who else acted: "patient", "calendar",
+"system". Every change writes one AppointmentChange row and then calls
+``appointment_changed(session, appointment, change)``, the one hook for what must follow a
+change (reminders are replaced there when an appointment is cancelled or moved).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exc, select
+from sqlalchemy.orm import Session
+
+from appointments.models import (
+    HELD,
+    Appointment,
+    AppointmentChange,
+    AppointmentSource,
+    AppointmentStatus,
+    CalendarBusy,
+    Provider,
+    Service,
+)
+from appointments.slots import Interval, Slot, day_windows, free_starts, intersect
+from contact_center.errors import DomainError, InvalidInput, NotFound
+from contact_center.hours import OpeningHours
+from contact_center.models import Patient, Practice
+
+logger = logging.getLogger(__name__)
+
+By = int | str
+S = AppointmentStatus
+# Statuses only move forward (FHIR R4): where each may go. entered-in-error undoes a mistake.
+MOVES: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    S.PROPOSED: frozenset({S.PENDING, S.BOOKED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    S.PENDING: frozenset({S.BOOKED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    S.BOOKED: frozenset({S.ARRIVED, S.CANCELLED, S.NOSHOW, S.ENTERED_IN_ERROR}),
+    S.ARRIVED: frozenset({S.FULFILLED, S.ENTERED_IN_ERROR}),
+    S.FULFILLED: frozenset({S.ENTERED_IN_ERROR}),
+    S.CANCELLED: frozenset(),
+    S.NOSHOW: frozenset({S.ENTERED_IN_ERROR}),
+    S.ENTERED_IN_ERROR: frozenset(),
+}
+MOVABLE = frozenset({S.PROPOSED, S.PENDING, S.BOOKED})
+
+
+class SlotTaken(DomainError):
+    """The time asked for is not a free slot (taken, outside hours, in the past, busy)."""
+
+
+# --- the one hook ----------------------------------------------------------------------------
+
+
+def appointment_changed(
+    session: Session, appointment: Appointment, change: AppointmentChange
+) -> None:
+    """Everything that must follow a change of ``appointment`` (booked, moved, cancelled,
+    confirmed, marked), inside the caller's transaction.
+
+    Today: the change row is stored and the calendar copy marked out of date (``updated_at``),
+    which the calendar push and reconciler act on. The reminder sequence hooks in here to
+    replace the appointment's pending reminders.
+    """
+    appointment.updated_at = change.at
+    session.add(change)
+    session.flush()
+
+
+def _record(
+    session: Session,
+    appointment: Appointment,
+    by: By,
+    now: datetime,
+    *,
+    from_status: AppointmentStatus | None,
+    from_start: datetime | None,
+    note: str | None = None,
+) -> AppointmentChange:
+    change = AppointmentChange(
+        appointment_id=appointment.id,
+        practice_id=appointment.practice_id,
+        by_user_id=by if isinstance(by, int) else None,
+        by="coordinator" if isinstance(by, int) else by,
+        at=now,
+        from_status=from_status,
+        to_status=appointment.status,
+        from_start=from_start,
+        to_start=appointment.start_at,
+        note=" ".join(note.split())[:1000] if note else None,
+    )
+    appointment_changed(session, appointment, change)
+    return change
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def practice_zone(session: Session, practice_id: int) -> ZoneInfo:
+    practice = session.get(Practice, practice_id)
+    if practice is None:
+        raise NotFound(f"no practice {practice_id}")
+    return ZoneInfo(practice.timezone)
+
+
+def appointment_for_practice(
+    session: Session, practice_id: int, appointment_id: int
+) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.practice_id != practice_id:
+        raise NotFound(f"no appointment {appointment_id}")
+    return appointment
+
+
+def _service(session: Session, practice_id: int, service_id: int) -> Service:
+    service = session.get(Service, service_id)
+    if service is None or service.practice_id != practice_id or not service.active:
+        raise NotFound(f"no service {service_id}")
+    return service
+
+
+def _providers(session: Session, practice_id: int, provider_id: int | None) -> list[Provider]:
+    if provider_id is not None:
+        provider = session.get(Provider, provider_id)
+        if provider is None or provider.practice_id != practice_id or not provider.active:
+            raise NotFound(f"no provider {provider_id}")
+        return [provider]
+    return list(
+        session.scalars(
+            select(Provider)
+            .where(Provider.practice_id == practice_id, Provider.active.is_(True))
+            .order_by(Provider.name, Provider.id)
+        )
+    )
+
+
+def _held(
+    session: Session, practice_id: int, provider_id: int | None, start: datetime, end: datetime
+) -> list[Interval]:
+    query = select(Appointment.start_at, Appointment.end_at).where(
+        Appointment.practice_id == practice_id,
+        Appointment.status.in_(HELD),
+        Appointment.start_at < end,
+        Appointment.end_at > start,
+    )
+    if provider_id is None:
+        query = query.where(Appointment.provider_id.is_(None))
+    else:
+        query = query.where(Appointment.provider_id == provider_id)
+    return [(s, e) for s, e in session.execute(query)]
+
+
+def _busy(
+    session: Session, practice_id: int, provider_id: int | None, start: datetime, end: datetime
+) -> list[Interval]:
+    """Busy times from the practice's calendar: the whole practice's, and this provider's."""
+    query = select(CalendarBusy.start_at, CalendarBusy.end_at).where(
+        CalendarBusy.practice_id == practice_id,
+        CalendarBusy.start_at < end,
+        CalendarBusy.end_at > start,
+    )
+    if provider_id is None:
+        query = query.where(CalendarBusy.provider_id.is_(None))
+    else:
+        query = query.where(
+            (CalendarBusy.provider_id.is_(None)) | (CalendarBusy.provider_id == provider_id)
+        )
+    return [(s, e) for s, e in session.execute(query)]
+
+
+def free_slots(
+    session: Session,
+    practice_id: int,
+    service_id: int,
+    provider_id: int | None,
+    day: date,
+    now: datetime,
+    *,
+    ignore: int | None = None,
+) -> list[Slot]:
+    """Free slots for ``service_id`` on practice-local ``day``, starting after ``now``.
+
+    ``ignore``: an appointment whose own slot counts as free (it is being moved).
+    """
+    practice = session.get(Practice, practice_id)
+    if practice is None:
+        raise NotFound(f"no practice {practice_id}")
+    zone = ZoneInfo(practice.timezone)
+    service = _service(session, practice_id, service_id)
+    duration = timedelta(minutes=service.duration_minutes)
+    practice_windows = day_windows(OpeningHours.parse(practice.hours_spec), day, zone)
+    if not practice_windows:
+        return []
+    day_start = min(s for s, _ in practice_windows)
+    day_end = max(e for _, e in practice_windows)
+    moving = session.get(Appointment, ignore) if ignore is not None else None
+    providers: list[Provider | None] = list(_providers(session, practice_id, provider_id))
+    if provider_id is None and not providers:
+        providers = [None]  # no providers: the practice is one calendar
+    slots: list[Slot] = []
+    for provider in providers:
+        windows = practice_windows
+        if provider is not None and provider.hours_spec:
+            own = day_windows(OpeningHours.parse(provider.hours_spec), day, zone)
+            windows = intersect(practice_windows, own)
+        pid = provider.id if provider is not None else None
+        taken = _held(session, practice_id, pid, day_start, day_end)
+        if moving is not None and moving.provider_id == pid:
+            taken = [t for t in taken if t != (moving.start_at, moving.end_at)]
+        taken += _busy(session, practice_id, pid, day_start, day_end)
+        for start in free_starts(windows, duration, taken, now, zone):
+            slots.append(Slot(start, start + duration, pid))
+    return sorted(slots, key=lambda s: (s.start, s.provider_id or 0))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _lock(session: Session, practice_id: int, provider_id: int | None) -> None:
+    """Serialize bookings of one calendar: lock the provider's row (or the practice's when it
+    has no providers). The exclusion constraint stays the final word; this lock makes the
+    loser of a race see the winner's row and get a clear SlotTaken instead of an error."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer at a time already
+    if provider_id is not None:
+        session.execute(
+            select(Provider.id).where(Provider.id == provider_id).with_for_update(key_share=True)
+        )
+    else:
+        session.execute(
+            select(Practice.id).where(Practice.id == practice_id).with_for_update(key_share=True)
+        )
+
+
+def _take_slot(
+    session: Session,
+    practice_id: int,
+    service_id: int,
+    provider_id: int | None,
+    start: datetime,
+    now: datetime,
+    ignore: int | None = None,
+) -> Slot:
+    """The free slot at ``start`` (locking its calendar first), or SlotTaken."""
+    if start.tzinfo is None:
+        raise InvalidInput("the start time needs its time zone", "start")
+    zone = practice_zone(session, practice_id)
+    day = start.astimezone(zone).date()
+    candidates: list[int | None] = [p.id for p in _providers(session, practice_id, provider_id)]
+    candidates = candidates or [None]  # no providers: the practice is one calendar
+    for candidate in candidates:
+        _lock(session, practice_id, candidate)
+        for slot in free_slots(
+            session, practice_id, service_id, candidate, day, now, ignore=ignore
+        ):
+            if slot.start == start and slot.provider_id == candidate:
+                return slot
+    raise SlotTaken("that time is no longer free; pick another slot")
+
+
+def _flush_guarded(session: Session) -> None:
+    """Flush in a savepoint: the database's double-booking guard becomes SlotTaken and the
+    caller's transaction stays usable."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except exc.IntegrityError as error:
+        text = str(error.orig)
+        if "ex_appointments_provider_overlap" in text or "uq_appointments_held_slot" in text:
+            raise SlotTaken(
+                "that time was just booked by someone else; pick another slot"
+            ) from error
+        if "UNIQUE constraint failed: appointments.provider_id, appointments.start_at" in text:
+            raise SlotTaken(
+                "that time was just booked by someone else; pick another slot"
+            ) from error
+        raise
+
+
+def book(
+    session: Session,
+    practice_id: int,
+    patient_id: int,
+    service_id: int,
+    start: datetime,
+    by: By,
+    now: datetime,
+    *,
+    provider_id: int | None = None,
+    source: AppointmentSource = AppointmentSource.CONSOLE,
+    call_id: int | None = None,
+    lead_id: int | None = None,
+    location: str | None = None,
+    note: str | None = None,
+) -> Appointment:
+    """Book ``patient_id`` into the free slot at ``start`` (UTC-aware). With no provider given,
+    the first provider free then is chosen. Raises SlotTaken, InvalidInput, NotFound."""
+    patient = session.get(Patient, patient_id)
+    if patient is None or patient.practice_id != practice_id:
+        raise NotFound(f"no patient {patient_id}")
+    slot = _take_slot(session, practice_id, service_id, provider_id, start, now)
+    appointment = Appointment(
+        practice_id=practice_id,
+        patient_id=patient_id,
+        service_id=service_id,
+        provider_id=slot.provider_id,
+        start_at=slot.start,
+        end_at=slot.end,
+        location=(location or "").strip()[:200] or None,
+        source=source,
+        call_id=call_id,
+        lead_id=lead_id,
+        status=AppointmentStatus.BOOKED,
+        booked_by_id=by if isinstance(by, int) else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(appointment)
+    _flush_guarded(session)
+    _record(session, appointment, by, now, from_status=None, from_start=None, note=note)
+    logger.info(
+        "booked appointment_id=%s practice_id=%s provider_id=%s",
+        appointment.id,
+        practice_id,
+        appointment.provider_id,
+    )
+    return appointment
+
+
+def _move_status(
+    session: Session,
+    appointment_id: int,
+    to: AppointmentStatus,
+    by: By,
+    now: datetime,
+    note: str | None,
+    practice_id: int | None = None,
+) -> Appointment:
+    appointment = session.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None or (practice_id is not None and appointment.practice_id != practice_id):
+        raise NotFound(f"no appointment {appointment_id}")
+    if to is appointment.status:
+        return appointment  # said twice (a double click, a retried job): nothing new
+    if to not in MOVES[appointment.status]:
+        raise InvalidInput(
+            f"an appointment that is {appointment.status.value} cannot become {to.value}", "status"
+        )
+    if to in (S.FULFILLED, S.NOSHOW) and now < appointment.start_at:
+        raise InvalidInput(f"not {to.value} before the appointment's time", "status")
+    if to is S.ARRIVED and now < appointment.start_at - timedelta(hours=12):
+        raise InvalidInput("a patient arrives on the appointment's day", "status")
+    before = appointment.status
+    appointment.status = to
+    _record(
+        session,
+        appointment,
+        by,
+        now,
+        from_status=before,
+        from_start=appointment.start_at,
+        note=note,
+    )
+    return appointment
+
+
+def cancel(
+    session: Session,
+    appointment_id: int,
+    by: By,
+    now: datetime,
+    note: str | None = None,
+    *,
+    practice_id: int | None = None,
+) -> Appointment:
+    """Cancel an appointment (its slot is free again). Raises NotFound, InvalidInput."""
+    return _move_status(session, appointment_id, S.CANCELLED, by, now, note, practice_id)
+
+
+def mark(
+    session: Session,
+    appointment_id: int,
+    status: AppointmentStatus | str,
+    by: By,
+    now: datetime,
+    note: str | None = None,
+    *,
+    practice_id: int | None = None,
+) -> Appointment:
+    """Arrived, fulfilled, no-show, entered in error. Raises NotFound, InvalidInput."""
+    try:
+        to = AppointmentStatus(status)
+    except ValueError as error:
+        raise InvalidInput(f"unknown status {status!r}", "status") from error
+    return _move_status(session, appointment_id, to, by, now, note, practice_id)
+
+
+def confirm(
+    session: Session, appointment_id: int, by: By, now: datetime, note: str | None = None
+) -> Appointment:
+    """The patient confirmed: ``confirmed_at`` is set once; later confirmations change nothing."""
+    appointment = session.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None:
+        raise NotFound(f"no appointment {appointment_id}")
+    if appointment.confirmed_at is not None or appointment.status not in MOVABLE:
+        return appointment
+    appointment.confirmed_at = now
+    _record(
+        session,
+        appointment,
+        by,
+        now,
+        from_status=appointment.status,
+        from_start=appointment.start_at,
+        note=note or "confirmed",
+    )
+    return appointment
+
+
+def reschedule(
+    session: Session,
+    appointment_id: int,
+    new_start: datetime,
+    by: By,
+    now: datetime,
+    *,
+    provider_id: int | None = None,
+    note: str | None = None,
+    practice_id: int | None = None,
+) -> Appointment:
+    """Move an appointment to the free slot at ``new_start`` (same service; the same provider
+    unless ``provider_id`` names another). A moved appointment is unconfirmed again.
+    Raises SlotTaken, NotFound, InvalidInput."""
+    appointment = session.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None or (practice_id is not None and appointment.practice_id != practice_id):
+        raise NotFound(f"no appointment {appointment_id}")
+    if appointment.status not in MOVABLE:
+        raise InvalidInput(
+            f"an appointment that is {appointment.status.value} cannot be moved", "status"
+        )
+    target = provider_id if provider_id is not None else appointment.provider_id
+    slot = _take_slot(
+        session,
+        appointment.practice_id,
+        appointment.service_id,
+        target,
+        new_start,
+        now,
+        ignore=appointment.id,
+    )
+    before = appointment.start_at
+    appointment.start_at, appointment.end_at = slot.start, slot.end
+    appointment.provider_id = slot.provider_id
+    appointment.confirmed_at = None
+    _flush_guarded(session)
+    _record(
+        session, appointment, by, now, from_status=appointment.status, from_start=before, note=note
+    )
+    return appointment
