@@ -88,6 +88,9 @@ def appointment_changed(
     appointment.updated_at = change.at
     session.add(change)
     session.flush()
+    from appointments.reminders import schedule_reminders  # the reminder sequence follows
+
+    schedule_reminders(session, appointment, change.at)
 
 
 def _record(
