@@ -109,7 +109,7 @@ def plan(settings: ReminderSettings, start: datetime, zone: ZoneInfo) -> list[Pl
     return steps
 
 
-def _patient_phone(session: Session, appointment: Appointment) -> str:
+def patient_phone(session: Session, appointment: Appointment) -> str:
     return session.get_one(Patient, appointment.patient_id).phone
 
 
@@ -148,7 +148,7 @@ def schedule_reminders(session: Session, appointment: Appointment, now: datetime
         )
     )
     practice = session.get_one(Practice, appointment.practice_id)
-    phone = _patient_phone(session, appointment)
+    phone = patient_phone(session, appointment)
     zones = quiet_hours.patient_zones(phone, practice.timezone)
     created = []
     for planned in plan(settings, appointment.start_at, zones[0]):
@@ -240,7 +240,7 @@ def prepare_reminder(session: Session, reminder_id: int, now: datetime) -> int |
         )
         return None
     practice = session.get_one(Practice, appointment.practice_id)
-    phone = _patient_phone(session, appointment)
+    phone = patient_phone(session, appointment)
     try:
         message = messaging.send_sms(
             session,
@@ -262,6 +262,23 @@ def prepare_reminder(session: Session, reminder_id: int, now: datetime) -> int |
     reminder.message_id = message.id
     reminder.state_at = now
     return message.id
+
+
+def reminded_appointment(session: Session, patient_id: int, now: datetime) -> Appointment | None:
+    """The patient's next held appointment that a sent reminder asked about (what a C or R
+    reply answers), or None."""
+    return session.scalars(
+        select(Appointment)
+        .join(Reminder, Reminder.appointment_id == Appointment.id)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status.in_(HELD),
+            Appointment.start_at > now,
+            Reminder.state == ReminderState.QUEUED,
+        )
+        .order_by(Appointment.start_at)
+        .limit(1)
+    ).first()
 
 
 def reminders_of(session: Session, appointment_id: int) -> list[Reminder]:

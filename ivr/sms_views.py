@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Response, request
 
+from appointments.links import Links
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
@@ -28,7 +29,9 @@ def incoming() -> Response:
         logger.warning("malformed sms webhook: %s", exc)
         return messaging_twiml(None)
     with session_scope() as session:
-        handled = sms.handle_inbound_sms(session, event, clock.now())
+        settings = app_settings()
+        links = Links(settings.secret_key, settings.public_base_url)
+        handled = sms.handle_inbound_sms(session, event, clock.now(), links)
     if handled.dial_attempt_id is not None:
         with left_to_reconciler(f"callback for sms {event.message_sid}"):
             dialer_jobs.schedule_attempt(app_settings(), handled.dial_attempt_id, handled.dial_due)
