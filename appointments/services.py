@@ -19,6 +19,8 @@ the appointment ids it changed (the calendar reconciler catches any it forgets).
     confirm(session, appointment_id, by, now, note=None) -> Appointment
         sets ``confirmed_at`` once (the patient replied C); the status stays booked.
     appointment_for_practice(session, practice_id, appointment_id) -> Appointment (NotFound)
+    book_for_call(session, practice_id, call_id, patient_id, BookingRequest, kind, by, now)
+        -> Appointment: the wrap-up's booking (qa.outcomes.set_outcome calls it).
 
 ``by`` is a user id (a coordinator) or a word for who else acted: "patient", "calendar",
 "system". Every change writes one AppointmentChange row and then calls
@@ -29,6 +31,7 @@ change (reminders are replaced there when an appointment is cancelled or moved).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,6 +47,7 @@ from appointments.models import (
     CalendarBusy,
     Provider,
     Service,
+    ServiceKind,
 )
 from appointments.slots import Interval, Slot, day_windows, free_starts, intersect
 from contact_center.errors import DomainError, InvalidInput, NotFound
@@ -85,7 +89,12 @@ def appointment_changed(
     which the calendar push and reconciler act on. The reminder sequence hooks in here to
     replace the appointment's pending reminders.
     """
-    appointment.updated_at = change.at
+    # updated_at is the calendar copy's version: strictly increasing, even for two changes
+    # within one tick of the clock (a pinned clock, a fast double click).
+    previous = appointment.updated_at
+    appointment.updated_at = (
+        max(change.at, previous + timedelta(microseconds=1)) if previous else change.at
+    )
     session.add(change)
     session.flush()
     from appointments.reminders import schedule_reminders  # the reminder sequence follows
@@ -482,3 +491,57 @@ def reschedule(
         session, appointment, by, now, from_status=appointment.status, from_start=before, note=note
     )
     return appointment
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """What the booking form sends: a service, a free slot's start, optionally a provider."""
+
+    service_id: int
+    start: datetime
+    provider_id: int | None = None
+    location: str | None = None
+
+
+def book_for_call(
+    session: Session,
+    practice_id: int,
+    call_id: int,
+    patient_id: int | None,
+    request: BookingRequest,
+    kind: ServiceKind,
+    by: By,
+    now: datetime,
+) -> Appointment:
+    """Book the caller of ``call_id`` from the call's wrap-up: the service must be of ``kind``
+    (a booked treatment may also be a follow-up). Saving the same booking again (a retried
+    form) returns the appointment already made. Raises SlotTaken, InvalidInput, NotFound."""
+    if patient_id is None:
+        raise InvalidInput("the caller's number is withheld: no patient to book", "service_id")
+    service = _service(session, practice_id, request.service_id)
+    allowed = {kind} | ({ServiceKind.FOLLOW_UP} if kind is ServiceKind.TREATMENT else set())
+    if service.kind not in allowed:
+        raise InvalidInput(f"pick a {kind.label.lower()} service for this outcome", "service_id")
+    existing = session.scalars(
+        select(Appointment).where(
+            Appointment.call_id == call_id,
+            Appointment.service_id == service.id,
+            Appointment.start_at == request.start,
+            Appointment.status.in_(HELD),
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    return book(
+        session,
+        practice_id,
+        patient_id,
+        service.id,
+        request.start,
+        by,
+        now,
+        provider_id=request.provider_id,
+        source=AppointmentSource.CALL,
+        call_id=call_id,
+        location=request.location,
+    )

@@ -29,11 +29,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     runtime.install(settings)
     db.configure(settings.database_url)
 
+    from appointments.views import bp as appointments_feed_bp
     from ivr.views import bp as voice_bp
     from recordings.views import bp as recordings_bp
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(recordings_bp)
+    app.register_blueprint(appointments_feed_bp)
     from routing import views as routing_views
 
     routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs

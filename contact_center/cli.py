@@ -153,6 +153,7 @@ def seed_demo() -> None:
 
 
 def register(app: Flask) -> None:
+    from appointments.cli import appointments_cli
     from contact_center.web.cli import user_cli
     from recordings.cli import recordings_cli
     from transcription.cli import transcription_cli
@@ -165,6 +166,7 @@ def register(app: Flask) -> None:
         recordings_cli,
         transcription_cli,
         user_cli,
+        appointments_cli,
     ]
     for command in commands:
         app.cli.add_command(command)  # type: ignore[arg-type]

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
 def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, str]]:
     """(period, job, queue, job id) of the periodic work: each job reads the database for what
     is due, so running it late or twice is harmless."""
+    from appointments.jobs import reconcile_calendars, sync_all_busy
     from appointments.reminder_jobs import reconcile_reminders
     from contact_center.messaging.jobs import reconcile_texts
     from ivr.jobs import reconcile_text_backs
@@ -78,6 +79,8 @@ def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, s
         (every_s, reconcile_reminders, REALTIME, "reminders-reconcile"),
         (max(every_s, 300.0), reconcile_downloads, DEFAULT, "recordings-reconcile"),
         (max(every_s, 3600.0), enqueue_retention, DEFAULT, "recordings-retention"),
+        (max(every_s, 60.0), reconcile_calendars, DEFAULT, "calendar-reconcile"),
+        (max(every_s, 300.0), sync_all_busy, DEFAULT, "calendar-busy"),
     ]
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from appointments.jobs import push_after_commit
+from appointments.services import SlotTaken
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput, NotFound
@@ -22,6 +24,11 @@ from routing.presence import heartbeat as heartbeat_of
 bp = Blueprint("api", __name__, url_prefix="/p/<int:practice_id>/api")
 
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
+
+
+@bp.errorhandler(SlotTaken)
+def _slot_taken(error: SlotTaken) -> tuple[Response, int]:
+    return jsonify(error=str(error), field="start"), 409
 
 
 def _payload() -> dict[str, Any]:
@@ -112,11 +119,14 @@ def outcome(practice_id: int, call_id: int) -> Response:
             str(data.get("note", "")),
             str(data.get("booked_for", "")),
             now,
+            booking={k: str(data.get(k) or "") for k in ("service_id", "provider_id", "start")},
         )
         presence = routing.presence_of(s, _me(), now)
         if presence.state is PresenceState.WRAP_UP:
             routing.set_presence(s, _me(), PresenceState.AVAILABLE, now)
         state = presence.state.value
+    if detail["appointment_id"] is not None:
+        push_after_commit(app_settings(), int(str(detail["appointment_id"])))
     events.publish(
         app_settings(),
         events.practice_channel(practice_id),
