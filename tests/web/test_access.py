@@ -23,6 +23,8 @@ from tests.web.conftest import PASSWORD, log_in, make_login
 
 # Routes that show no practice's data or are not reached with a console session at all.
 PUBLIC = {"/login", "/logout", "/healthz", "/static/<path:filename>"}
+# The patient's reschedule page: a signed, expiring token is its only key (ivr.reschedule_views).
+PUBLIC |= {"/r/<token>"}
 SIGNED_BY_TWILIO = "/twilio/"
 
 
