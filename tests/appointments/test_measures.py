@@ -74,7 +74,9 @@ def test_measures_per_practice_and_lead_source_on_the_wallboard_and_in_csv(
         services.confirm(session, appointment.id, "patient", booked_at + timedelta(hours=hours))
     after = at_local(LA, 2026, 12, 4, 20)
     for appointment, status in zip(
-        made, ["fulfilled", "fulfilled", "noshow", "arrived", "noshow", "entered-in-error"]
+        made,
+        ["fulfilled", "fulfilled", "noshow", "arrived", "noshow", "entered-in-error"],
+        strict=True,
     ):
         if status == "fulfilled":
             services.mark(session, appointment.id, "arrived", "system", after)
