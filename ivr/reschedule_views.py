@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from appointments import reminders
 from appointments import services as appointments
+from appointments.jobs import push_after_commit
 from appointments.links import Links
 from appointments.models import HELD, Appointment
 from appointments.services import SlotTaken
@@ -114,6 +115,7 @@ def show(token: str) -> tuple[str, int]:
 def choose(token: str) -> tuple[str, int]:
     now = clock.now()
     attempt: tuple[int, datetime | None] | None = None
+    moved_id: int | None = None
     start_value = request.form.get("start", "")[:64]
     with session_scope() as session:
         appointment = _appointment(session, token, now)
@@ -155,6 +157,7 @@ def choose(token: str) -> tuple[str, int]:
                     )
                     error = "That time is not available. Please pick another."
             if error is None:
+                moved_id = appointment.id
                 page, status = Page("moved", practice, _when(practice, appointment.start_at)), 200
             else:
                 page = _choices(session, appointment, practice, now)
@@ -163,4 +166,6 @@ def choose(token: str) -> tuple[str, int]:
     if attempt is not None and attempt[0] is not None:
         with left_to_reconciler(f"reschedule call for {token[:12]}"):
             dialer_jobs.schedule_attempt(app_settings(), attempt[0], attempt[1])
+    if moved_id is not None:
+        push_after_commit(app_settings(), moved_id)  # the practice's calendar follows
     return html, status
