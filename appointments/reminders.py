@@ -35,7 +35,7 @@ from appointments.reminder_models import (
     ReminderState,
     ReminderStep,
 )
-from contact_center.errors import DomainError
+from contact_center.errors import DomainError, InvalidInput
 from contact_center.messaging import quiet_hours
 from contact_center.messaging import services as messaging
 from contact_center.messaging.models import MessageClass, MessageKind
@@ -60,6 +60,66 @@ def settings_for(session: Session, practice_id: int) -> ReminderSettings:
         morning_hour=8,
         link_hours=72,
     )
+
+
+def update_settings(
+    session: Session,
+    practice_id: int,
+    now: datetime,
+    *,
+    enabled: bool | None = None,
+    first_hours_before: int | None = None,
+    second_hours_before: int | None = None,
+    second_only_unconfirmed: bool | None = None,
+    morning_of: bool | None = None,
+    morning_hour: int | None = None,
+    link_hours: int | None = None,
+) -> ReminderSettings:
+    """Change the practice's sequence (0 hours turns a step off). Applies to appointments
+    booked or moved from now on. Raises InvalidInput."""
+    row = session.get(ReminderSettings, practice_id)
+    if row is None:
+        row = settings_for(session, practice_id)
+        session.add(row)
+    if enabled is not None:
+        row.enabled = enabled
+    for name, value in (
+        ("first_hours_before", first_hours_before),
+        ("second_hours_before", second_hours_before),
+    ):
+        if value is not None:
+            if not 0 <= value <= 14 * 24:
+                raise InvalidInput("hours before: 0 (off) to 336", name)
+            setattr(row, name, value or None)
+    if second_only_unconfirmed is not None:
+        row.second_only_unconfirmed = second_only_unconfirmed
+    if morning_of is not None:
+        row.morning_of = morning_of
+    if morning_hour is not None:
+        if not 8 <= morning_hour <= 12:
+            raise InvalidInput("the morning reminder goes between 8 and 12 o'clock", "morning_hour")
+        row.morning_hour = morning_hour
+    if link_hours is not None:
+        if not 1 <= link_hours <= 14 * 24:
+            raise InvalidInput("a reschedule link lives 1 to 336 hours", "link_hours")
+        row.link_hours = link_hours
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def describe(settings: ReminderSettings) -> str:
+    if not settings.enabled:
+        return "reminders off"
+    parts = []
+    if settings.first_hours_before:
+        parts.append(f"{settings.first_hours_before} h before")
+    if settings.second_hours_before:
+        only = " if unconfirmed" if settings.second_only_unconfirmed else ""
+        parts.append(f"{settings.second_hours_before} h before{only}")
+    if settings.morning_of:
+        parts.append(f"the morning of at {settings.morning_hour}:00 (patient's zone)")
+    return ", ".join(parts) + f"; reschedule links valid {settings.link_hours} h"
 
 
 def when_text(start: datetime, zone: ZoneInfo) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from flask import Flask
 from redis import Redis
 from sqlalchemy.orm import Session
 
@@ -221,3 +222,31 @@ def test_a_reminder_whose_moment_passed_is_skipped_with_its_reason(
     assert first.step is ReminderStep.FIRST and first.state is ReminderState.SKIPPED
     assert (first.reason or "").startswith("moment passed")
     assert first.state_at is not None and first.state_at - first.due_at == timedelta(hours=3)
+
+
+def test_a_practice_sets_its_own_sequence_from_the_cli(
+    app: Flask, session: Session, practice: Practice, service: Service
+) -> None:
+    def run(*args: str) -> tuple[int, str]:
+        result = app.test_cli_runner().invoke(
+            args=["reminders", "settings", "--practice", "Glow Aesthetics", *args]
+        )
+        return result.exit_code, result.output
+
+    assert run() == (
+        0,
+        "Glow Aesthetics: 48 h before, 24 h before if unconfirmed, the morning of at 8:00 "
+        "(patient's zone); reschedule links valid 72 h\n",
+    )
+    code, out = run("--first-hours", "72", "--second-hours", "0", "--morning-hour", "9")
+    assert code == 0 and "72 h before, the morning of at 9:00" in out
+    assert run("--morning-hour", "6")[0] == 2  # before 8: refused, nothing written
+    clock.pin(at_local(LA, 2026, 12, 1, 9))
+    appointment = book(session, practice, service, LA_PATIENT, at_local(LA, 2026, 12, 10, 14))
+    assert [(s, due) for s, due, _, _ in rows(session, appointment)] == [
+        ("first", at_local(LA, 2026, 12, 7, 14)),
+        ("morning", at_local(LA, 2026, 12, 10, 9)),
+    ]
+    assert run("--off")[1].endswith("reminders off\n")
+    other = book(session, practice, service, NY_PATIENT, at_local(LA, 2026, 12, 11, 14))
+    assert rows(session, other) == []
