@@ -16,8 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from caldav.davclient import DAVClient
-from caldav.lib.error import NotFoundError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -106,6 +104,9 @@ def access_for(session: Session, practice_id: int, key: str) -> CalendarAccess |
 
 
 def _calendar(access: CalendarAccess) -> Any:
+    # Imported on use: the client and its HTTP stack cost ~0.4 s at every web process start.
+    from caldav.davclient import DAVClient
+
     client = DAVClient(
         access.url,
         username=access.username or None,
@@ -141,6 +142,8 @@ def write_event(access: CalendarAccess, facts: EventFacts, stamp: datetime) -> N
 
 def delete_event(access: CalendarAccess, uid: str) -> None:
     """Remove the event with ``uid``; one already gone counts as removed."""
+    from caldav.lib.error import NotFoundError
+
     try:
         calendar = _calendar(access)
         try:

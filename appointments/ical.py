@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-
-from icalendar import Calendar, Event
+from typing import Any
 
 from appointments.models import Appointment, AppointmentStatus
 from contact_center.models import Patient
@@ -65,7 +64,9 @@ def event_facts(
     )
 
 
-def _event(facts: EventFacts, stamp: datetime) -> Event:
+def _event(facts: EventFacts, stamp: datetime) -> Any:
+    from icalendar import Event  # imported on use: ~0.2 s at every web process start
+
     event = Event()
     event.add("uid", facts.uid)
     event.add("dtstamp", stamp)
@@ -81,6 +82,8 @@ def _event(facts: EventFacts, stamp: datetime) -> Event:
 
 def calendar_text(events: Iterable[EventFacts], stamp: datetime, name: str | None = None) -> str:
     """A VCALENDAR holding ``events`` (one for a CalDAV PUT, many for a feed)."""
+    from icalendar import Calendar
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -4,9 +4,10 @@ Every function takes the session first, may flush, never commits; the caller (vi
 owns the transaction and, after the commit, enqueues ``appointments.jobs.push_to_calendar`` for
 the appointment ids it changed (the calendar reconciler catches any it forgets).
 
-    free_slots(session, practice_id, service_id, provider_id, day, now) -> list[Slot]
-        ``day`` is practice-local; ``provider_id`` None means any provider (slots of every
-        active provider, each Slot naming its provider).
+    free_slots(session, practice_id, service_id, provider_id, day, now, *, ignore=None)
+        -> list[Slot] (from appointments.availability). ``day`` is practice-local;
+        ``provider_id`` None means any provider (each Slot names its provider); ``ignore`` an
+        appointment being moved, whose own slot counts as free.
     book(session, practice_id, patient_id, service_id, start, by, now, *, provider_id=None,
          source=AppointmentSource.CONSOLE, call_id=None, lead_id=None, location=None)
         -> Appointment (status booked). Raises SlotTaken when the slot is not free (also when
@@ -15,7 +16,8 @@ the appointment ids it changed (the calendar reconciler catches any it forgets).
     reschedule(session, appointment_id, new_start, by, now, *, provider_id=None, note=None)
         -> Appointment; raises SlotTaken like ``book``.
     mark(session, appointment_id, status, by, now, note=None) -> Appointment
-        arrived, fulfilled, noshow, entered-in-error (the allowed moves are in ``MOVES``).
+        arrived, fulfilled, noshow, entered-in-error.
+    allowed_moves(appointment, now) -> the statuses ``mark`` accepts now.
     confirm(session, appointment_id, by, now, note=None) -> Appointment
         sets ``confirmed_at`` once (the patient replied C); the status stays booked.
     appointment_for_practice(session, practice_id, appointment_id) -> Appointment (NotFound)
@@ -32,26 +34,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
+from appointments.availability import free_slots, practice_zone, providers_for, service_of
 from appointments.models import (
     HELD,
     Appointment,
     AppointmentChange,
     AppointmentSource,
     AppointmentStatus,
-    CalendarBusy,
     Provider,
-    Service,
     ServiceKind,
 )
-from appointments.slots import Interval, Slot, day_windows, free_starts, intersect
+from appointments.slots import Slot
 from contact_center.errors import DomainError, InvalidInput, NotFound
-from contact_center.hours import OpeningHours
 from contact_center.models import Patient, Practice
 
 logger = logging.getLogger(__name__)
@@ -131,13 +130,6 @@ def _record(
 # --- reading ---------------------------------------------------------------------------------
 
 
-def practice_zone(session: Session, practice_id: int) -> ZoneInfo:
-    practice = session.get(Practice, practice_id)
-    if practice is None:
-        raise NotFound(f"no practice {practice_id}")
-    return ZoneInfo(practice.timezone)
-
-
 def appointment_for_practice(
     session: Session, practice_id: int, appointment_id: int
 ) -> Appointment:
@@ -145,107 +137,6 @@ def appointment_for_practice(
     if appointment is None or appointment.practice_id != practice_id:
         raise NotFound(f"no appointment {appointment_id}")
     return appointment
-
-
-def _service(session: Session, practice_id: int, service_id: int) -> Service:
-    service = session.get(Service, service_id)
-    if service is None or service.practice_id != practice_id or not service.active:
-        raise NotFound(f"no service {service_id}")
-    return service
-
-
-def _providers(session: Session, practice_id: int, provider_id: int | None) -> list[Provider]:
-    if provider_id is not None:
-        provider = session.get(Provider, provider_id)
-        if provider is None or provider.practice_id != practice_id or not provider.active:
-            raise NotFound(f"no provider {provider_id}")
-        return [provider]
-    return list(
-        session.scalars(
-            select(Provider)
-            .where(Provider.practice_id == practice_id, Provider.active.is_(True))
-            .order_by(Provider.name, Provider.id)
-        )
-    )
-
-
-def _held(
-    session: Session, practice_id: int, provider_id: int | None, start: datetime, end: datetime
-) -> list[Interval]:
-    query = select(Appointment.start_at, Appointment.end_at).where(
-        Appointment.practice_id == practice_id,
-        Appointment.status.in_(HELD),
-        Appointment.start_at < end,
-        Appointment.end_at > start,
-    )
-    if provider_id is None:
-        query = query.where(Appointment.provider_id.is_(None))
-    else:
-        query = query.where(Appointment.provider_id == provider_id)
-    return [(s, e) for s, e in session.execute(query)]
-
-
-def _busy(
-    session: Session, practice_id: int, provider_id: int | None, start: datetime, end: datetime
-) -> list[Interval]:
-    """Busy times from the practice's calendar: the whole practice's, and this provider's."""
-    query = select(CalendarBusy.start_at, CalendarBusy.end_at).where(
-        CalendarBusy.practice_id == practice_id,
-        CalendarBusy.start_at < end,
-        CalendarBusy.end_at > start,
-    )
-    if provider_id is None:
-        query = query.where(CalendarBusy.provider_id.is_(None))
-    else:
-        query = query.where(
-            (CalendarBusy.provider_id.is_(None)) | (CalendarBusy.provider_id == provider_id)
-        )
-    return [(s, e) for s, e in session.execute(query)]
-
-
-def free_slots(
-    session: Session,
-    practice_id: int,
-    service_id: int,
-    provider_id: int | None,
-    day: date,
-    now: datetime,
-    *,
-    ignore: int | None = None,
-) -> list[Slot]:
-    """Free slots for ``service_id`` on practice-local ``day``, starting after ``now``.
-
-    ``ignore``: an appointment whose own slot counts as free (it is being moved).
-    """
-    practice = session.get(Practice, practice_id)
-    if practice is None:
-        raise NotFound(f"no practice {practice_id}")
-    zone = ZoneInfo(practice.timezone)
-    service = _service(session, practice_id, service_id)
-    duration = timedelta(minutes=service.duration_minutes)
-    practice_windows = day_windows(OpeningHours.parse(practice.hours_spec), day, zone)
-    if not practice_windows:
-        return []
-    day_start = min(s for s, _ in practice_windows)
-    day_end = max(e for _, e in practice_windows)
-    moving = session.get(Appointment, ignore) if ignore is not None else None
-    providers: list[Provider | None] = list(_providers(session, practice_id, provider_id))
-    if provider_id is None and not providers:
-        providers = [None]  # no providers: the practice is one calendar
-    slots: list[Slot] = []
-    for provider in providers:
-        windows = practice_windows
-        if provider is not None and provider.hours_spec:
-            own = day_windows(OpeningHours.parse(provider.hours_spec), day, zone)
-            windows = intersect(practice_windows, own)
-        pid = provider.id if provider is not None else None
-        taken = _held(session, practice_id, pid, day_start, day_end)
-        if moving is not None and moving.provider_id == pid:
-            taken = [t for t in taken if t != (moving.start_at, moving.end_at)]
-        taken += _busy(session, practice_id, pid, day_start, day_end)
-        for start in free_starts(windows, duration, taken, now, zone):
-            slots.append(Slot(start, start + duration, pid))
-    return sorted(slots, key=lambda s: (s.start, s.provider_id or 0))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -281,7 +172,7 @@ def _take_slot(
         raise InvalidInput("the start time needs its time zone", "start")
     zone = practice_zone(session, practice_id)
     day = start.astimezone(zone).date()
-    candidates: list[int | None] = [p.id for p in _providers(session, practice_id, provider_id)]
+    candidates: list[int | None] = [p.id for p in providers_for(session, practice_id, provider_id)]
     candidates = candidates or [None]  # no providers: the practice is one calendar
     for candidate in candidates:
         _lock(session, practice_id, candidate)
@@ -380,10 +271,8 @@ def _move_status(
         raise InvalidInput(
             f"an appointment that is {appointment.status.value} cannot become {to.value}", "status"
         )
-    if to in (S.FULFILLED, S.NOSHOW) and now < appointment.start_at:
-        raise InvalidInput(f"not {to.value} before the appointment's time", "status")
-    if to is S.ARRIVED and now < appointment.start_at - timedelta(hours=12):
-        raise InvalidInput("a patient arrives on the appointment's day", "status")
+    if to not in allowed_moves(appointment, now):
+        raise InvalidInput(f"not {to.value} this long before the appointment's time", "status")
     before = appointment.status
     appointment.status = to
     _record(
@@ -396,6 +285,17 @@ def _move_status(
         note=note,
     )
     return appointment
+
+
+def allowed_moves(appointment: Appointment, now: datetime) -> frozenset[AppointmentStatus]:
+    """The statuses this appointment may take now: fulfilled and no-show only from its start
+    on, arrived from 12 hours before (what the day view offers, and what ``mark`` accepts)."""
+    moves = set(MOVES[appointment.status])
+    if now < appointment.start_at:
+        moves -= {S.FULFILLED, S.NOSHOW}
+    if now < appointment.start_at - timedelta(hours=12):
+        moves.discard(S.ARRIVED)
+    return frozenset(moves)
 
 
 def cancel(
@@ -518,7 +418,7 @@ def book_for_call(
     form) returns the appointment already made. Raises SlotTaken, InvalidInput, NotFound."""
     if patient_id is None:
         raise InvalidInput("the caller's number is withheld: no patient to book", "service_id")
-    service = _service(session, practice_id, request.service_id)
+    service = service_of(session, practice_id, request.service_id)
     allowed = {kind} | ({ServiceKind.FOLLOW_UP} if kind is ServiceKind.TREATMENT else set())
     if service.kind not in allowed:
         raise InvalidInput(f"pick a {kind.label.lower()} service for this outcome", "service_id")

@@ -16,6 +16,7 @@ def register(app: Flask, settings: Settings) -> None:
     from contact_center.web import (
         access,
         api,
+        appointment_settings,
         appointment_views,
         auth_views,
         events,
@@ -30,6 +31,7 @@ def register(app: Flask, settings: Settings) -> None:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     access.install(app)
-    blueprints = (auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, appointment_views.bp)
+    blueprints = [auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp]
+    blueprints += [appointment_views.bp, appointment_settings.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -204,9 +204,10 @@ def cancel(practice_id: int, appointment_id: int) -> Response:
 @practice_view(COORDINATING)
 def reschedule(practice_id: int, appointment_id: int) -> Response:
     data = _payload()
-    start = parse_instant(data.get("start"), "start")
-    provider_id = parse_id(data.get("provider_id"), "provider_id", optional=True)
     with session_scope() as s:
+        services.appointment_for_practice(s, practice_id, appointment_id)  # 404 before 422
+        start = parse_instant(data.get("start"), "start")
+        provider_id = parse_id(data.get("provider_id"), "provider_id", optional=True)
         body = _changed(
             services.reschedule(
                 s,
@@ -227,6 +228,7 @@ def reschedule(practice_id: int, appointment_id: int) -> Response:
 def set_status(practice_id: int, appointment_id: int) -> Response:
     status = str(_payload().get("status") or "")[:40]
     with session_scope() as s:
+        services.appointment_for_practice(s, practice_id, appointment_id)  # 404 before 422
         body = _changed(
             services.mark(s, appointment_id, status, _me(), clock.now(), practice_id=practice_id)
         )
@@ -240,6 +242,7 @@ def set_status(practice_id: int, appointment_id: int) -> Response:
 def _rows(
     appointments: list[Appointment], patients: dict[int, Patient], zone: ZoneInfo
 ) -> list[dict[str, Any]]:
+    now = clock.now()
     return [
         {
             "id": a.id,
@@ -258,7 +261,7 @@ def _rows(
             "source": a.source.value,
             "calendar": "in the calendar" if a.in_calendar else "not yet in the calendar",
             "movable": a.status in services.MOVABLE,
-            "next": sorted(m.value for m in services.MOVES[a.status]),
+            "next": sorted(m.value for m in services.allowed_moves(a, now)),
         }
         for a in appointments
     ]
@@ -269,7 +272,7 @@ def _patients(s: Any, appointments: list[Appointment]) -> dict[int, Patient]:
     return {p.id: p for p in (s.get(Patient, i) for i in ids) if p is not None}
 
 
-def _page(template: str, practice_id: int, **context: Any) -> str:
+def render_page(template: str, practice_id: int, **context: Any) -> str:
     user = current_user()
     assert user is not None
     with session_scope() as s:
@@ -302,7 +305,7 @@ def day_view(practice_id: int) -> str:
         start, end = catalog.local_day_bounds(day, zone)
         found = catalog.appointments_between(s, practice_id, start, end)
         rows = _rows(found, _patients(s, found), zone)
-    return _page(
+    return render_page(
         "appointments.html",
         practice_id,
         day=day,
@@ -350,7 +353,7 @@ def _patient_page(s: Any, practice_id: int, patient: Patient | None, phone: str)
     zone = ZoneInfo(queries.practice(s, practice_id).timezone)
     found = catalog.appointments_of_patient(s, practice_id, patient.id) if patient else []
     rows = _rows(found, {patient.id: patient} if patient else {}, zone)
-    return _page(
+    return render_page(
         "book.html",
         practice_id,
         patient=patient,

@@ -35,11 +35,12 @@ def parse_instant(raw: object, field: str) -> datetime:
 def parse_day(raw: object, field: str = "day") -> date:
     text = str(raw if raw is not None else "").strip()
     try:
-        if text.isascii() and len(text) == 10:
-            return date.fromisoformat(text)
+        day = date.fromisoformat(text) if text.isascii() and len(text) == 10 else None
     except ValueError:
-        pass
-    raise InvalidInput("the day must look like 2026-05-03", field)
+        day = None
+    if day is None or not 2000 <= day.year <= 2200:  # and no overflow at the calendar's ends
+        raise InvalidInput("the day must look like 2026-05-03", field)
+    return day
 
 
 def parse_booking(fields: Mapping[str, object]) -> BookingRequest | None:

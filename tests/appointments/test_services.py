@@ -232,6 +232,37 @@ def test_two_coordinators_booking_one_slot_at_once_get_one_booking(session: Sess
 
 
 @pytest.mark.committed
+def test_a_practice_without_providers_is_one_calendar_under_concurrency(session: Session) -> None:
+    """No provider rows: the practice's row lock serializes bookings of its one calendar."""
+    practice, service, patient, user = _setup(session)
+    practice_id, service_id, patient_id = practice.id, service.id, patient.id
+    session.commit()
+    start = at_local(ZONE, 2026, 12, 7, 11)
+    barrier = threading.Barrier(6)
+    results: list[str] = []
+
+    def attempt(offset: int) -> None:
+        with db.new_session() as s:
+            barrier.wait()
+            try:
+                with s.begin():
+                    at = start + timedelta(minutes=15 * (offset % 2))  # 11:00 and 11:15 overlap
+                    services.book(s, practice_id, patient_id, service_id, at, user, NOW)
+                results.append("booked")
+            except SlotTaken:
+                results.append("taken")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == ["booked"] + ["taken"] * 5
+    held = session.scalars(select(Appointment).where(Appointment.practice_id == practice_id)).all()
+    assert len(held) == 1 and held[0].provider_id is None
+
+
+@pytest.mark.committed
 def test_racing_bookings_without_the_lock_are_still_refused_by_the_constraint(
     session: Session,
 ) -> None:

@@ -319,3 +319,14 @@ def test_the_booking_page_for_a_callbacks_number(client: FlaskClient, glow: dict
         f"/p/{glow['practice'].id}/appointments/book", query_string={"phone": "nonsense\x00"}
     )
     assert unknown.status_code == 200
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-02-30", "²", "2026-1-1"])
+def test_odd_days_are_422_not_500(client: FlaskClient, glow: dict[str, Any], day: str) -> None:
+    pid = glow["practice"].id
+    slots = client.get(
+        f"/p/{pid}/api/appointments/slots",
+        query_string={"service_id": glow["consult"].id, "day": day},
+    )
+    assert slots.status_code == 422
+    assert client.get(f"/p/{pid}/appointments", query_string={"day": day}).status_code == 422

@@ -11,9 +11,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appointments import catalog
+from appointments.models import Appointment
+from appointments.services import book
 from contact_center.db import utcnow
 from contact_center.messaging.models import Conversation
 from contact_center.models import Practice, Role, User
+from contact_center.patients import find_or_add_patient
 from contact_center.web.access import CHECKED
 from ivr.models import Call, CallStatus, Direction, MenuChoice
 from recordings.models import Recording, RecordingSource
@@ -23,6 +27,8 @@ from tests.web.conftest import PASSWORD, log_in, make_login
 
 # Routes that show no practice's data or are not reached with a console session at all.
 PUBLIC = {"/login", "/logout", "/healthz", "/static/<path:filename>"}
+# A provider's iCalendar feed: its secret token is the key (tests/appointments/test_caldav.py).
+PUBLIC |= {"/calendar/<token>.ics"}
 # The patient's reschedule page: a signed, expiring token is its only key (ivr.reschedule_views).
 PUBLIC |= {"/r/<token>"}
 SIGNED_BY_TWILIO = "/twilio/"
@@ -37,6 +43,7 @@ class PracticeData:
     task: CallbackTask
     conversation: Conversation
     recording: Recording
+    appointment: Appointment
 
 
 def practice_data(session: Session, name: str, prefix: str) -> PracticeData:
@@ -91,7 +98,14 @@ def practice_data(session: Session, name: str, prefix: str) -> PracticeData:
     )
     session.add_all([task, conversation, recording])
     session.flush()
-    return PracticeData(practice, coordinator, admin, call, task, conversation, recording)
+    patient = find_or_add_patient(session, practice.id, "+13105550142", now)
+    assert patient is not None
+    service = catalog.add_service(session, practice.id, "Consultation", 30, "consultation")
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    appointment = book(session, practice.id, patient.id, service.id, start, admin.id, now)
+    return PracticeData(
+        practice, coordinator, admin, call, task, conversation, recording, appointment
+    )
 
 
 @pytest.fixture
@@ -113,6 +127,8 @@ def sample_values(data: PracticeData, practice_id: int) -> dict[str, object]:
         "conversation_id": data.conversation.id,
         "recording_id": data.recording.id,
         "call_sid": data.call.call_sid,
+        "appointment_id": data.appointment.id,
+        "patient_id": data.appointment.patient_id,
     }
 
 
