@@ -349,6 +349,17 @@ def main() -> int:
     if args.worker == "worker":
         run_worker()
         return 0
+    if args.worker == "report":  # the figures of the last run, from its database
+        from contact_center import create_app
+
+        os.environ.update(env())
+        create_app()
+        found, lateness, skipped = violations()
+        print(f"reminders sent: {len(lateness)}")
+        print(f"lateness: p50 {pct(lateness, 50):.2f} s, p99 {pct(lateness, 99):.2f} s")
+        print("skipped with a reason: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
+        print("violations: " + ", ".join(f"{k} {v}" for k, v in found.items()))
+        return 0
 
     from bench.database import fresh_database
     from contact_center import create_app
