@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 REMOVED = frozenset({AppointmentStatus.CANCELLED, AppointmentStatus.ENTERED_IN_ERROR})
 RECONCILE_BATCH = 200
+RECONCILE_HISTORY = timedelta(days=30)
 
 
 def push_after_commit(settings: Settings, appointment_id: int) -> None:
@@ -122,7 +123,10 @@ def reconcile_calendars() -> int:
                     or_(
                         Appointment.calendar_synced_at.is_(None),
                         Appointment.calendar_synced_at < Appointment.updated_at,
-                    )
+                    ),
+                    # A calendar connected today gets the recent past and the future, not
+                    # years of history.
+                    Appointment.end_at > clock.now() - RECONCILE_HISTORY,
                 )
                 .order_by(Appointment.updated_at)
                 .limit(RECONCILE_BATCH)

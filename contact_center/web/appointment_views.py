@@ -24,6 +24,7 @@ from contact_center import auth, clock
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, InvalidInput, NotFound
 from contact_center.jobs import DEFAULT, enqueue, left_to_reconciler
+from contact_center.leads.models import Lead
 from contact_center.models import Patient, Role
 from contact_center.patients import find_or_add_patient
 from contact_center.phones import to_e164
@@ -152,8 +153,10 @@ def book(practice_id: int) -> tuple[Response, int]:
     if request_ is None:
         raise InvalidInput("pick a service and a time", "start")
     patient_id = parse_id(data.get("patient_id"), "patient_id", optional=True)
+    task_id = parse_id(data.get("task_id"), "task_id", optional=True)
     now = clock.now()
     with session_scope() as s:
+        source, lead_id = _source_of(s, practice_id, task_id)
         if patient_id is None:
             patient = find_or_add_patient(s, practice_id, str(data.get("phone") or "")[:40], now)
             if patient is None:
@@ -171,13 +174,26 @@ def book(practice_id: int) -> tuple[Response, int]:
             _me(),
             now,
             provider_id=request_.provider_id,
-            source=AppointmentSource.CONSOLE,
+            source=source,
+            lead_id=lead_id,
             location=request_.location,
             note=str(data.get("note") or "")[:1000] or None,
         )
         appointment_id, start = appointment.id, appointment.start_at
     push_after_commit(app_settings(), appointment_id)
     return jsonify(id=appointment_id, start=start.isoformat()), 201
+
+
+def _source_of(
+    s: Any, practice_id: int, task_id: int | None
+) -> tuple[AppointmentSource, int | None]:
+    """Booked from a callback task: a web lead's task makes it a lead's booking (the measures
+    count bookings per lead source); otherwise the console's."""
+    if task_id is None:
+        return AppointmentSource.CONSOLE, None
+    task = queries.callback_in_practice(s, practice_id, task_id)
+    lead_id = s.scalars(select(Lead.id).where(Lead.callback_task_id == task.id)).first()
+    return (AppointmentSource.LEAD, lead_id) if lead_id else (AppointmentSource.CONSOLE, None)
 
 
 def _changed(appointment: Appointment) -> dict[str, Any]:
@@ -323,9 +339,12 @@ def book_page(practice_id: int) -> str:
     """The booking form for a number (a callback, an inbox thread); the patient is found or
     added when the booking is saved, not when the page is shown."""
     phone = str(request.args.get("phone", ""))[:40].replace("\x00", "")
+    task_id = parse_id(request.args.get("task"), "task", optional=True)
     with session_scope() as s:
+        if task_id is not None:
+            queries.callback_in_practice(s, practice_id, task_id)
         patient = _patient_by_phone(s, practice_id, phone)
-        return _patient_page(s, practice_id, patient, phone)
+        return _patient_page(s, practice_id, patient, phone, task_id)
 
 
 def _patient_by_phone(s: Any, practice_id: int, phone: str) -> Patient | None:
@@ -349,7 +368,9 @@ def patient_appointments(practice_id: int, patient_id: int) -> str:
         return _patient_page(s, practice_id, patient, patient.phone)
 
 
-def _patient_page(s: Any, practice_id: int, patient: Patient | None, phone: str) -> str:
+def _patient_page(
+    s: Any, practice_id: int, patient: Patient | None, phone: str, task_id: int | None = None
+) -> str:
     zone = ZoneInfo(queries.practice(s, practice_id).timezone)
     found = catalog.appointments_of_patient(s, practice_id, patient.id) if patient else []
     rows = _rows(found, {patient.id: patient} if patient else {}, zone)
@@ -362,4 +383,5 @@ def _patient_page(s: Any, practice_id: int, patient: Patient | None, phone: str)
         rows=rows,
         statuses=STATUS_LABELS,
         day_url=url_for("appointments_console.day_view", practice_id=practice_id),
+        task_id=task_id,
     )

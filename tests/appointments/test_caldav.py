@@ -115,6 +115,10 @@ def test_calendar_down_keeps_the_booking_and_the_reconciler_catches_up(
 ) -> None:
     clock.pin(NOW)
     practice, service_id, patient, user = _practice(session, radicale)
+    long_ago = at_local(ZONE, 2026, 9, 7, 11)  # before the calendar was connected
+    old = services.book(
+        session, practice.id, patient.id, service_id, long_ago, user, long_ago - timedelta(days=1)
+    )
     radicale.stop()
     start = at_local(ZONE, 2026, 12, 7, 11)
     appt = services.book(session, practice.id, patient.id, service_id, start, user, NOW)
@@ -132,6 +136,8 @@ def test_calendar_down_keeps_the_booking_and_the_reconciler_catches_up(
     assert appt.in_calendar and appt.calendar_error is None
     assert [e["start"] for e in _events(radicale)] == [start]
     assert jobs.reconcile_calendars() == 0  # nothing left to do
+    session.refresh(old)
+    assert not old.in_calendar  # history stays out of the calendar
 
 
 @pytest.mark.usefixtures("keyed")
@@ -166,7 +172,21 @@ def test_busy_times_in_the_calendar_block_slots_but_our_own_events_do_not(
         summary="Ann Lee - training",
         uid="training-1@elsewhere",
     )
-    assert jobs.sync_busy(practice.id) == 2
+    # A weekly meeting that began a week earlier: only its expanded occurrence blocks.
+    calendar.save_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:weekly-1@elsewhere\r\nDTSTAMP:20261101T000000Z\r\n"
+        "DTSTART:20261130T160000Z\r\nDTEND:20261130T163000Z\r\n"  # Mondays 10:00 Chicago
+        "RRULE:FREQ=WEEKLY\r\nSUMMARY:Team huddle\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    # A "free" (transparent) event blocks nothing.
+    calendar.save_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:free-1@elsewhere\r\nDTSTAMP:20261101T000000Z\r\n"
+        "DTSTART:20261207T200000Z\r\nDTEND:20261207T210000Z\r\nTRANSP:TRANSPARENT\r\n"
+        "SUMMARY:Reminder to self\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    assert jobs.sync_busy(practice.id) >= 3
 
     def starts(provider_id: int) -> set[object]:
         slots = services.free_slots(session, practice.id, service_id, provider_id, MONDAY, NOW)
@@ -177,6 +197,9 @@ def test_busy_times_in_the_calendar_block_slots_but_our_own_events_do_not(
     assert noon not in starts(ann.id) and noon not in starts(bob.id)  # the whole practice
     assert three not in starts(ann.id) and three in starts(bob.id)  # Ann only
     assert nine in starts(ann.id) and nine not in starts(bob.id)  # Bob's own booking, not busy
+    ten, two = at_local(ZONE, 2026, 12, 7, 10), at_local(ZONE, 2026, 12, 7, 14)
+    assert ten not in starts(ann.id) and ten not in starts(bob.id)  # the weekly huddle
+    assert two in starts(ann.id) and two in starts(bob.id)  # the transparent event
 
 
 def test_the_calendar_password_is_stored_encrypted(session: Session) -> None:

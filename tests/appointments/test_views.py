@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 from appointments import catalog
 from appointments.models import Appointment, AppointmentChange, AppointmentSource
 from contact_center import clock
+from contact_center.leads.models import Lead
 from contact_center.models import Patient, Practice, Role
 from contact_center.patients import find_or_add_patient
 from ivr.models import Call, CallStatus, Direction
 from qa.models import CallOutcome, Disposition
+from routing.models import CallbackReason
+from routing.services import create_callback_task
 from tests.conftest import at_local
 from tests.factories import make_practice
 from tests.web.conftest import log_in, make_login
@@ -330,3 +333,58 @@ def test_odd_days_are_422_not_500(client: FlaskClient, glow: dict[str, Any], day
     )
     assert slots.status_code == 422
     assert client.get(f"/p/{pid}/appointments", query_string={"day": day}).status_code == 422
+
+
+def test_booking_a_web_leads_callback_counts_as_the_leads_booking(
+    session: Session, client: FlaskClient, glow: dict[str, Any]
+) -> None:
+    practice = glow["practice"]
+    task = create_callback_task(session, practice, "+17205550166", CallbackReason.LEAD, NOW)
+    lead = Lead(
+        practice_id=practice.id,
+        callback_task_id=task.id,
+        name="Riley Brooks",
+        phone="+17205550166",
+        source="website",
+        sms_consent=True,
+        created_at=NOW,
+    )
+    session.add(lead)
+    session.flush()
+    console = client.get(f"/p/{practice.id}/console").get_data(as_text=True)
+    assert f"/p/{practice.id}/appointments/book?phone=%2B17205550166&amp;task={task.id}" in console
+    page = client.get(
+        f"/p/{practice.id}/appointments/book", query_string={"phone": lead.phone, "task": task.id}
+    )
+    assert f'name="task_id" value="{task.id}"' in page.get_data(as_text=True)
+    start = _slots(client, glow, glow["consult"].id)[0]["start"]
+    booked = _post(
+        client,
+        glow,
+        "/api/appointments",
+        {
+            "phone": lead.phone,
+            "task_id": str(task.id),
+            "service_id": glow["consult"].id,
+            "start": start,
+        },
+    )
+    assert booked.status_code == 201
+    appointment = session.get(Appointment, booked.get_json()["id"])
+    assert appointment is not None
+    assert appointment.source is AppointmentSource.LEAD and appointment.lead_id == lead.id
+    # another practice's task id is refused before anything is booked
+    other = make_practice(session)
+    foreign = create_callback_task(session, other, "+17205550167", CallbackReason.LEAD, NOW)
+    refused = _post(
+        client,
+        glow,
+        "/api/appointments",
+        {
+            "phone": "+17205550167",
+            "task_id": foreign.id,
+            "service_id": glow["consult"].id,
+            "start": start,
+        },
+    )
+    assert refused.status_code == 404

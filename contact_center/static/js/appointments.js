@@ -53,7 +53,7 @@
       event.preventDefault();
       const form = new FormData(bookForm);
       const body = Object.assign({ phone: form.get("phone"), patient_id: form.get("patient_id"),
-        note: form.get("note") }, booking.values());
+        task_id: form.get("task_id"), note: form.get("note") }, booking.values());
       try {
         await window.CC.api(base + "/api/appointments", body);
         location.href = base + "/appointments?day=" + booking.day();

@@ -203,6 +203,8 @@
     } catch (e) {
       $("wrapup-error").textContent = e.message;
       show($("wrapup-error"), true);
+      // The slot went to someone else meanwhile: show the times still free.
+      if (e.status === 409 && booking) booking.reload(body.outcome);
     }
   });
 
