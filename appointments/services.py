@@ -106,6 +106,9 @@ def appointment_changed(
         job_id=f"calendar-push-{appointment.id}",
         retries=0,  # the reconciler retries, at its own pace, until the calendar is back
     )
+    from appointments.reminders import schedule_reminders  # the reminder sequence follows
+
+    schedule_reminders(session, appointment, change.at)
 
 
 def _record(

@@ -58,12 +58,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs
     from contact_center.messaging.views import bp as sms_bp
+    from ivr.reschedule_views import bp as reschedule_bp
     from ivr.sms_views import bp as sms_inbound_bp
     from routing.client_views import bp as client_bp
     from routing.dialer_views import bp as dialer_bp
     from routing.lead_views import bp as leads_bp
 
     app.register_blueprint(sms_inbound_bp)
+    app.register_blueprint(reschedule_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(leads_bp)
     app.register_blueprint(dialer_bp)

@@ -36,6 +36,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("dialer-reconcile", "routing.dialer_jobs.reconcile_due", REALTIME),
     Periodic("texts-reconcile", "contact_center.messaging.jobs.reconcile_texts", REALTIME),
     Periodic("text-back-reconcile", "ivr.jobs.reconcile_text_backs", REALTIME),
+    # Appointment reminders that came due (or were left claimed by a killed worker).
+    Periodic("reminders-reconcile", "appointments.reminder_jobs.reconcile_reminders", REALTIME),
     Periodic("recordings-reconcile", "recordings.jobs.reconcile_downloads", DEFAULT, 300),
     # Recordings Twilio still holds that must go (no consent, or stored here).
     Periodic("twilio-deletions-reconcile", "recordings.jobs.reconcile_deletions", DEFAULT, 60),

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appointments.links import Links
 from contact_center.errors import DomainError
 from contact_center.messaging import pause
 from contact_center.messaging import services as messaging
@@ -29,6 +30,7 @@ from contact_center.messaging.templates import acknowledgment
 from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient, practice_by_number
 from contact_center.phones import to_e164
+from ivr.appointment_replies import handle_reminder_reply
 from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction
 from ivr.opt_out import HELP_WORDS, START_WORDS, STOP_WORDS, Intent, intent_of, normalize
 from routing import dialer
@@ -134,8 +136,13 @@ def _reply(
     return text
 
 
-def handle_inbound_sms(session: Session, event: InboundSms, now: datetime) -> SmsHandled:
-    """Thread a patient's text and decide the answer. Idempotent on the MessageSid."""
+def handle_inbound_sms(
+    session: Session, event: InboundSms, now: datetime, links: Links | None = None
+) -> SmsHandled:
+    """Thread a patient's text and decide the answer. Idempotent on the MessageSid.
+
+    After the keywords, an answer to an appointment reminder (C, R and their variants) is
+    applied (``ivr.appointment_replies``; ``links`` signs the reschedule link it sends)."""
     practice = practice_by_number(session, event.to_number)
     if practice is None:
         logger.warning(
@@ -182,6 +189,12 @@ def handle_inbound_sms(session: Session, event: InboundSms, now: datetime) -> Sm
         reply = _reply(session, practice, phone, help_text(session, practice), now)
         _ledger(session, practice, phone, not opted_out, event.body, reply, now)
         return SmsHandled(reply=reply)
+    if not opted_out:
+        answered = handle_reminder_reply(
+            session, practice, phone, patient.id if patient else None, event.body, now, links
+        )
+        if answered is not None:
+            return SmsHandled(answered.reply, answered.dial_attempt_id, answered.dial_due)
     conversation.needs_reply = True
     if intent is Intent.POSSIBLE and not opted_out:
         # A person decides (the inbox's review queue); until then no acknowledgment, no new

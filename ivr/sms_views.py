@@ -6,11 +6,12 @@ import logging
 
 from flask import Blueprint, Response, request
 
+from appointments.links import Links
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
 from contact_center.messaging.events import InboundSms
-from contact_center.webhooks import messaging_twiml, twilio_signed
+from contact_center.webhooks import app_settings, messaging_twiml, twilio_signed
 from ivr import sms
 from routing import dialer_jobs
 
@@ -27,7 +28,9 @@ def incoming() -> Response:
         logger.warning("malformed sms webhook: %s", exc)
         return messaging_twiml(None)
     with session_scope() as session:
-        handled = sms.handle_inbound_sms(session, event, clock.now())
+        settings = app_settings()
+        links = Links(settings.secret_key, settings.public_base_url)
+        handled = sms.handle_inbound_sms(session, event, clock.now(), links)
         if handled.dial_attempt_id is not None:
             dialer_jobs.schedule_attempt(session, handled.dial_attempt_id, handled.dial_due)
     return messaging_twiml(handled.reply)

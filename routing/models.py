@@ -126,6 +126,7 @@ class CallbackReason(enum.StrEnum):
     QUEUE_CALLBACK = "queue_callback"
     LEAD = "lead"
     SMS = "sms"
+    RESCHEDULE = "reschedule"  # the patient answered a reminder with R
 
 
 class CallbackStatus(enum.StrEnum):

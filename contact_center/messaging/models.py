@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contact_center.db import Base, str_enum, utcnow
@@ -58,6 +58,23 @@ class MessageKind(enum.StrEnum):
     STAFF_ALERT = "staff_alert"  # to the practice's manager, not to a patient
 
 
+class MessageClass(enum.StrEnum):
+    """Which texting rules a message falls under (the caller says; the send function enforces).
+
+    ``care``: an automated text about the patient's own care (reminders, check-ins), sent under
+    the TCPA healthcare exemption (47 CFR 64.1200(a)(9)(iv)): at most 160 characters, names the
+    practice, carries the opt-out line, at most 1 a day and 3 a week per patient across every
+    sequence. ``conversation``: a person's text, or an answer to what the patient just sent.
+    ``marketing``: offers and reactivation, which need the patient's written marketing consent.
+    ``internal``: to the practice's own staff.
+    """
+
+    CARE = "care"
+    CONVERSATION = "conversation"
+    MARKETING = "marketing"
+    INTERNAL = "internal"
+
+
 class Conversation(Base):
     """One thread per practice and patient number; it also holds the number's opt-out state."""
 
@@ -81,6 +98,10 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "sms_messages"
+    # The healthcare caps count a patient's care texts (messaging.care).
+    __table_args__ = (
+        Index("ix_sms_messages_conversation_class", "conversation_id", "message_class"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(
@@ -91,6 +112,9 @@ class Message(Base):
     )
     direction: Mapped[MessageDirection] = mapped_column(str_enum(MessageDirection))
     kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind))
+    message_class: Mapped[MessageClass] = mapped_column(
+        str_enum(MessageClass), default=MessageClass.CONVERSATION
+    )
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[MessageStatus] = mapped_column(str_enum(MessageStatus), index=True)
     message_sid: Mapped[str | None] = mapped_column(String(34), unique=True)

@@ -3,9 +3,12 @@
 ``send_sms`` refuses opted-out numbers (``SmsRefused``) and PHI terms (``PhiInText``), holds
 automated texts to a number whose possible opt-out waits for review (``pause``); anything
 that is not a direct reply to what the patient just sent waits out the patient's quiet hours (or
-is refused, for a sender who is waiting on the answer). It only writes a ``pending`` message; the
-``deliver_message`` job hands it to Twilio after the commit, re-checking everything first, so a
-STOP that lands in between still wins.
+is refused, for a sender who is waiting on the answer). Automated healthcare texts
+(``MessageClass.CARE``: reminders, check-ins) must also keep the healthcare texting rules
+(``messaging.care``: 160 characters, the practice named, the opt-out line, 1 a day and 3 a week per
+patient); marketing texts are refused until a written marketing consent can be recorded. It only
+writes a ``pending`` message; the ``deliver_message`` job hands it to Twilio after the commit,
+re-checking everything first, so a STOP that lands in between still wins.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, NotFound
-from contact_center.messaging import pause, phi, quiet_hours
+from contact_center.messaging import care, pause, phi, quiet_hours
 from contact_center.messaging.models import (
     Conversation,
     Message,
+    MessageClass,
     MessageDirection,
     MessageKind,
     MessageStatus,
@@ -140,6 +144,46 @@ def settings_for(session: Session, practice_id: int) -> MessagingSettings:
 # --- the send function -------------------------------------------------------------------
 
 
+def default_class(kind: MessageKind) -> MessageClass:
+    """The rules a kind of text falls under when its caller does not say."""
+    if kind is MessageKind.REMINDER:
+        return MessageClass.CARE
+    if kind is MessageKind.STAFF_ALERT:
+        return MessageClass.INTERNAL
+    return MessageClass.CONVERSATION
+
+
+def _refuse(
+    session: Session,
+    practice: Practice,
+    conversation: Conversation,
+    kind: MessageKind,
+    message_class: MessageClass,
+    body: str,
+    reason: str,
+    detail: str,
+    now: datetime,
+) -> SmsRefused:
+    """Keep the refused text in the thread with its reason (visible to the practice)."""
+    session.add(
+        Message(
+            practice_id=practice.id,
+            conversation_id=conversation.id,
+            direction=MessageDirection.OUTBOUND,
+            kind=kind,
+            message_class=message_class,
+            body=body,
+            status=MessageStatus.REFUSED,
+            refused_reason=f"{reason}: {detail}",
+            created_at=now,
+            status_at=now,
+        )
+    )
+    session.flush()
+    logger.info("sms refused practice_id=%s reason=%s", practice.id, reason)
+    return SmsRefused(detail, reason)
+
+
 def send_sms(
     session: Session,
     practice: Practice,
@@ -153,14 +197,19 @@ def send_sms(
     dedupe_key: str | None = None,
     sent_by_id: int | None = None,
     in_twiml: bool = False,
+    message_class: MessageClass | None = None,
 ) -> Message:
     """Accept one outbound text for ``phone`` from ``practice``: the only way anything is texted.
 
-    Raises ``SmsRefused`` (opted out; or quiet hours with ``OnQuiet.REFUSE``) and
-    ``phi.PhiInText``. A ``dedupe_key`` seen before returns that message. With ``in_twiml`` the
-    text is answered inside the webhook's TwiML (status ``replied``); otherwise the message is
-    ``pending`` and the caller enqueues ``deliver_message`` after its commit (at ``send_after``).
+    ``message_class`` says which rules apply (default: ``default_class(kind)``). Raises
+    ``SmsRefused`` (opted out; quiet hours with ``OnQuiet.REFUSE``; a care text breaking a
+    healthcare rule, reason ``care_*``; marketing) and ``phi.PhiInText``. Care and marketing
+    refusals are also kept in the thread as ``refused`` messages with their reason. A
+    ``dedupe_key`` seen before returns that message. With ``in_twiml`` the text is answered
+    inside the webhook's TwiML (status ``replied``); otherwise the message is ``pending`` and the
+    caller enqueues ``deliver_message`` after its commit (at ``send_after``).
     """
+    message_class = message_class or default_class(kind)
     if dedupe_key is not None:
         existing = session.scalars(select(Message).where(Message.dedupe_key == dedupe_key)).first()
         if existing is not None:
@@ -173,8 +222,13 @@ def send_sms(
             f"{phone} may have asked to stop: a coordinator must decide first", "opt_out_review"
         )
     phi.check_phi(session, practice.id, body, allowed=practice.name)
-    # A held text is no longer a reply when it finally goes: it waits out quiet hours too.
-    unsolicited = held or (not direct_reply and kind is not MessageKind.STAFF_ALERT)
+    # A held text is no longer a reply when it finally goes, and a care text is automated, never
+    # a reply: both wait out quiet hours.
+    unsolicited = (
+        held
+        or message_class is MessageClass.CARE
+        or (not direct_reply and message_class is not MessageClass.INTERNAL)
+    )
     send_after = now + pause.REVIEW_RECHECK if held else None
     where = practice.phone_number
     if unsolicited and quiet_hours.is_quiet(phone, practice.timezone, now, practice_number=where):
@@ -187,11 +241,37 @@ def send_sms(
             )
         send_after = max(allowed, send_after or allowed)
     conversation = conversation_for(session, practice.id, phone, now)
+    breach = None
+    if message_class is MessageClass.MARKETING:
+        breach = care.Breach(
+            "marketing_consent_required",
+            "marketing texts need the patient's written marketing consent",
+        )
+    elif message_class is MessageClass.CARE:
+        breach = care.content_breach(practice.name, body)
+        if breach is None:
+            care.lock_conversation(session, conversation.id)
+            breach = care.cap_breach(
+                session, conversation.id, phone, practice.timezone, send_after or now
+            )
+    if breach is not None:
+        raise _refuse(
+            session,
+            practice,
+            conversation,
+            kind,
+            message_class,
+            body,
+            breach.reason,
+            breach.detail,
+            now,
+        )
     message = Message(
         practice_id=practice.id,
         conversation_id=conversation.id,
         direction=MessageDirection.OUTBOUND,
         kind=kind,
+        message_class=message_class,
         body=body,
         status=MessageStatus.REPLIED if in_twiml else MessageStatus.PENDING,
         dedupe_key=dedupe_key,
@@ -289,6 +369,20 @@ def claim_for_delivery(session: Session, message_id: int, now: datetime) -> Outb
             phone, practice.timezone, now, practice_number=where
         )
         return None
+    if message.message_class is MessageClass.CARE:
+        # Its moment may have moved (quiet hours): the caps hold for when it really goes out.
+        care.lock_conversation(session, conversation.id)
+        breach = care.cap_breach(
+            session, conversation.id, conversation.phone, practice.timezone, now, message.id
+        )
+        if breach is not None:
+            message.status = MessageStatus.REFUSED
+            message.refused_reason = f"{breach.reason}: {breach.detail}"
+            message.status_at = now
+            logger.warning(
+                "sms refused at delivery message_id=%s reason=%s", message.id, breach.reason
+            )
+            return None
     message.status = MessageStatus.SENDING
     message.status_at = now
     return OutboundSms(message.id, conversation.phone, practice.phone_number, message.body)

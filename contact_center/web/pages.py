@@ -18,6 +18,7 @@ from flask import (
 from werkzeug.http import parse_range_header
 from werkzeug.wrappers import Response as BaseResponse
 
+from appointments.measures import measures_csv
 from contact_center import auth, clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, Forbidden, NotFound
@@ -352,6 +353,21 @@ def wallboard(practice_id: int) -> str:
     with session_scope() as s:
         board = reports.wallboard(s, practice_id, clock.now())
     return _page("wallboard.html", practice_id, board=board)
+
+
+@bp.get("/wallboard/appointments.csv")
+@practice_view()
+def appointments_csv(practice_id: int) -> Response:
+    """Show, no-show and confirmation rates and booked-to-confirmed time, as CSV (30 days)."""
+    now = clock.now()
+    with session_scope() as s:
+        board = reports.wallboard(s, practice_id, now)
+        body = measures_csv(board.practice, board.appointments)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="appointment-measures.csv"'},
+    )
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from appointments.measures import Measures, appointment_measures
 from contact_center.leads.models import Lead
 from contact_center.models import Practice
 from contact_center.web import queries
@@ -56,6 +57,8 @@ class Wallboard:
     open_callbacks: int
     days: list[DayPoint] = field(default_factory=list)
     qa_by_criterion: list[tuple[str, float]] = field(default_factory=list)
+    # After booking (appointments.measures): the practice first, then each lead source.
+    appointments: list[Measures] = field(default_factory=list)
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -150,6 +153,7 @@ def wallboard(session: Session, practice_id: int, now: datetime, days: int = 30)
         open_callbacks=len(open_tasks),
         days=_days(calls, tasks, speeds, booked, today, zone, days),
         qa_by_criterion=_qa_by_criterion(session, practice_id, since),
+        appointments=appointment_measures(session, practice_id, since, now),
     )
 
 

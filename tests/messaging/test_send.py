@@ -49,7 +49,12 @@ def test_opted_out_number_is_refused_on_every_send_path(
     now = clock.now()
     # A reminder queued before the STOP ...
     pending = services.send_sms(
-        session, practice, PATIENT, "See you soon at Glow Aesthetics.", MessageKind.REMINDER, now
+        session,
+        practice,
+        PATIENT,
+        "See you soon at Glow Aesthetics. Reply STOP to opt out.",
+        MessageKind.REMINDER,
+        now,
     )
     session.flush()
     opt_out(session, practice, PATIENT)
@@ -79,7 +84,7 @@ def test_stop_between_queueing_and_delivery_wins(
         session,
         practice,
         PATIENT,
-        "A reminder from Glow Aesthetics.",
+        "A reminder from Glow Aesthetics. Reply STOP to opt out.",
         MessageKind.REMINDER,
         clock.now(),
     )
@@ -183,7 +188,7 @@ def test_unsolicited_text_waits_out_quiet_hours_a_direct_reply_does_not(
         session,
         practice,
         NY_PATIENT,
-        "A reminder from Glow Aesthetics.",
+        "A reminder from Glow Aesthetics. Reply STOP to opt out.",
         MessageKind.REMINDER,
         clock.now(),
     )
@@ -225,13 +230,18 @@ def test_delivery_and_status_callbacks_are_idempotent_and_forward_only(
 ) -> None:
     clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
     first = services.send_sms(
-        session, practice, PATIENT, "Hello from Glow Aesthetics", MessageKind.REMINDER, clock.now()
+        session,
+        practice,
+        PATIENT,
+        "Hello from Glow Aesthetics. Reply STOP to opt out.",
+        MessageKind.REMINDER,
+        clock.now(),
     )
     second = services.send_sms(
         session,
         practice,
         "+13105550150",
-        "Hello from Glow Aesthetics",
+        "Hello from Glow Aesthetics. Reply STOP to opt out.",
         MessageKind.REMINDER,
         clock.now(),
     )

@@ -29,6 +29,8 @@ from tests.web.conftest import PASSWORD, log_in, make_login
 PUBLIC = {"/login", "/logout", "/healthz", "/static/<path:filename>"}
 # A provider's iCalendar feed: its secret token is the key (tests/appointments/test_caldav.py).
 PUBLIC |= {"/calendar/<token>.ics"}
+# The patient's reschedule page: a signed, expiring token is its only key (ivr.reschedule_views).
+PUBLIC |= {"/r/<token>"}
 SIGNED_BY_TWILIO = "/twilio/"
 
 
