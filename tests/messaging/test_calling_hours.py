@@ -147,7 +147,12 @@ def test_the_send_function_holds_an_unsolicited_text_to_florida_after_8pm(
 ) -> None:
     now = at_local(NY, 2026, 11, 24, 20, 30)
     reminder = services.send_sms(
-        session, practice, FLORIDA, "A reminder from Glow Aesthetics.", MessageKind.REMINDER, now
+        session,
+        practice,
+        FLORIDA,
+        "A reminder from Glow Aesthetics. Reply STOP to opt out.",
+        MessageKind.REMINDER,
+        now,
     )
     assert reminder.send_after == at_local(NY, 2026, 11, 25, 8, 0)
     with pytest.raises(services.SmsRefused) as refused:

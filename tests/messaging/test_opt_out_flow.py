@@ -129,7 +129,7 @@ def _flagged(
         session,
         practice,
         PATIENT,
-        "A reminder from Glow Aesthetics: see you Friday at 2 PM.",
+        "A reminder from Glow Aesthetics: see you Friday at 2 PM. Reply STOP to opt out.",
         MessageKind.REMINDER,
         clock.now(),
     )
@@ -259,7 +259,9 @@ def test_not_an_opt_out_releases_what_waited(
     assert ledger(session) == []
     run_jobs(redis)
     bodies = [r.form["Body"] for r in rest_requests(session, "Messages")]
-    assert "A reminder from Glow Aesthetics: see you Friday at 2 PM." in bodies
+    assert (
+        "A reminder from Glow Aesthetics: see you Friday at 2 PM. Reply STOP to opt out." in bodies
+    )
     assert [r.form["To"] for r in rest_requests(session, "Calls")] == ["client:ava"]
     assert (
         client.post(
