@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.speech import COORDINATOR, PATIENT, Line, SynthCall, build_call
+from transcription import segments
 from transcription.audio import channel_pcm, channel_speakers, read_wav_info
 from transcription.engines import Engine, Word, load_engine
 from transcription.errors import TranscriptionError
@@ -300,3 +301,29 @@ def test_word_error_rate_counts_substitutions_insertions_and_deletions() -> None
     assert wer("", "") == 0.0
     # Written forms are not errors: punctuation, capitals, numbers as digits.
     assert wer("see you at ten thirty on march fourth", "See you at 10:30 on March 4th.") == 0.0
+
+
+def test_a_window_whose_words_skip_speech_is_decoded_again(
+    speech_engine: Engine, short_call: SynthCall, call_words: dict[str, list[Word]]
+) -> None:
+    """The re-decode path on the real model. A first decode cut short (two tokens, as when
+    Whisper skips a stretch of a long call) leaves speech energy without words; the window is
+    decoded again region by region, and the complete words are kept."""
+    assert isinstance(speech_engine, WhisperEngine)
+    info = read_wav_info(short_call.path)
+    window = next(segments.windows(channel_pcm(info, 0, 16000), 16000, 600.0))[1]
+    regions = segments.speech_regions(window, 16000)
+    before = speech_engine.redecoded
+    words = speech_engine._window(
+        window, regions, "en", {"initial_prompt": None, "max_new_tokens": 2}
+    )
+    assert speech_engine.redecoded == before + 1
+    whole = call_words[PATIENT]
+    assert len(words) >= len(whole) - 2
+    assert (
+        word_errors(
+            spoken_words(" ".join(w.text for w in whole)),
+            spoken_words(" ".join(w.text for w in words)),
+        )
+        <= 2
+    )
