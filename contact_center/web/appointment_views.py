@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
-from appointments import catalog, services
+from appointments import catalog, reminders, services
 from appointments.caldav_sync import connection_of
 from appointments.ical import patient_label
 from appointments.jobs import sync_busy
 from appointments.models import Appointment, AppointmentSource, ServiceKind
+from appointments.reminder_models import Reminder, ReminderState, ReminderStep
 from appointments.services import SlotTaken
 from contact_center import auth, clock
 from contact_center.db import session_scope
@@ -279,6 +280,26 @@ def _rows(
     ]
 
 
+REMINDER_STEPS = {
+    ReminderStep.FIRST: "First reminder",
+    ReminderStep.SECOND: "Second reminder (if not confirmed)",
+    ReminderStep.MORNING: "Morning of",
+}
+
+
+def _reminder_label(reminder: Reminder, zone: ZoneInfo) -> dict[str, str]:
+    """One reminder as the patient's page shows it: what, when, and what became of it (a skip
+    always with its reason, so nothing is dropped silently)."""
+    due = reminder.due_at.astimezone(zone).strftime("%a %b %-d, %-I:%M %p")
+    outcome = {
+        ReminderState.SCHEDULED: f"due {due}",
+        ReminderState.QUEUED: f"sent {due}",
+        ReminderState.SKIPPED: f"skipped: {reminder.reason or 'no reason recorded'}",
+        ReminderState.CANCELLED: f"cancelled: {reminder.reason or 'the appointment changed'}",
+    }[reminder.state]
+    return {"step": REMINDER_STEPS[reminder.step], "state": reminder.state.value, "text": outcome}
+
+
 def _patients(s: Any, appointments: list[Appointment]) -> dict[int, Patient]:
     ids = {a.patient_id for a in appointments}
     return {p.id: p for p in (s.get(Patient, i) for i in ids) if p is not None}
@@ -370,6 +391,8 @@ def _patient_page(
     zone = ZoneInfo(queries.practice(s, practice_id).timezone)
     found = catalog.appointments_of_patient(s, practice_id, patient.id) if patient else []
     rows = _rows(found, {patient.id: patient} if patient else {}, zone)
+    for row in rows:
+        row["reminders"] = [_reminder_label(r, zone) for r in reminders.reminders_of(s, row["id"])]
     return render_page(
         "book.html",
         practice_id,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from contact_center.patients import find_or_add_patient
 from tests.conftest import at_local
 from tests.factories import make_practice
 from tests.outbound import rest_requests, run_jobs
+from tests.web.conftest import log_in, make_login
 
 LA = "America/Los_Angeles"
 NY = "America/New_York"
@@ -250,3 +252,20 @@ def test_a_practice_sets_its_own_sequence_from_the_cli(
     assert run("--off")[1].endswith("reminders off\n")
     other = book(session, practice, service, NY_PATIENT, at_local(LA, 2026, 12, 11, 14))
     assert rows(session, other) == []
+
+
+def test_the_patients_page_shows_each_reminder_and_why_one_was_skipped(
+    session: Session, client: FlaskClient, redis: Redis, practice: Practice, service: Service
+) -> None:
+    """A skipped reminder is visible where a coordinator looks at the patient, with its reason."""
+    clock.pin(at_local(LA, 2026, 12, 9, 10))
+    appointment = book(session, practice, service, LA_PATIENT, at_local(LA, 2026, 12, 10, 15))
+    coordinator = make_login(session, practice, "rita")
+    session.commit()
+    log_in(client, coordinator.email or "")
+    page = client.get(f"/p/{practice.id}/patients/{appointment.patient_id}/appointments")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "First reminder · skipped: booked after this reminder&#39;s moment" in html
+    assert "Second reminder (if not confirmed) · due Wed Dec 9, 3:00 PM" in html
+    assert "Morning of · due Thu Dec 10, 8:00 AM" in html
