@@ -72,7 +72,7 @@
     if (!pop.past_contacts.length) list.innerHTML = '<li class="muted">first contact</li>';
     pop.past_contacts.forEach((c) => {
       const li = document.createElement("li");
-      li.textContent = new Date(c.at).toLocaleString() + " · " + c.direction + " · " + c.status +
+      li.textContent = new Date(c.at).toLocaleString([], pop.zone ? { timeZone: pop.zone } : {}) + " · " + c.direction + " · " + c.status +
         (c.answered_by ? " · " + c.answered_by : "") + (c.outcome ? " · " + c.outcome.replace("_", " ") : "");
       list.appendChild(li);
     });
