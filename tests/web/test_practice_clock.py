@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from contact_center import clock
 from contact_center.messaging.services import record_inbound
 from contact_center.models import Role
+from ivr.models import Call, CallStatus, Direction
 from tests.factories import make_practice
 from tests.web.conftest import log_in, make_login
 
@@ -76,3 +77,27 @@ def test_try_it_during_office_hours_has_no_closed_note(
 
 def test_favicon_is_answered_without_an_error(app: Flask) -> None:
     assert app.test_client().get("/favicon.ico").status_code == 204
+
+
+def test_call_review_list_and_call_page_show_the_practice_clock(
+    app: Flask, session: Session, early: datetime
+) -> None:
+    practice = make_practice(session, timezone="America/Los_Angeles")
+    make_login(session, practice, "quinn", Role.QA_LEAD)
+    call = Call(
+        practice_id=practice.id,
+        call_sid="CA" + "7" * 32,
+        direction=Direction.INBOUND,
+        from_number="+13105550142",
+        to_number=practice.phone_number,
+        status=CallStatus.COMPLETED,
+        started_at=early,
+    )
+    session.add(call)
+    session.commit()
+    client = app.test_client()
+    log_in(client, "quinn@example.test")
+    listing = client.get(f"/p/{practice.id}/qa?day=2026-11-24").get_data(as_text=True)
+    assert "Nov 24, 6:37 AM" in listing and "14:37" not in listing
+    detail = client.get(f"/p/{practice.id}/calls/{call.id}").get_data(as_text=True)
+    assert "Nov 24, 2026 6:37 AM" in detail and " UTC" not in detail
