@@ -23,6 +23,7 @@ from appointments.models import Appointment
 from contact_center.db import utcnow
 from contact_center.models import Role
 from ivr.models import Call, CallStatus, Direction
+from routing.models import CallbackReason, CallbackStatus, CallbackTask
 from tests.factories import make_practice
 from tests.web.conftest import make_login, screenshot
 from tests.web.test_browser import PATIENT, log_in
@@ -151,3 +152,36 @@ def test_two_coordinators_and_an_admin_at_once(
     assert errors == []  # no script error, CSP violation or failed load in any console
     for context in (ava_context, ben_context, adele_context):
         context.close()
+
+
+def test_a_callback_rows_call_and_book_buttons_are_the_same_size(
+    app: Flask, session: Session, redis: object, live_server: str, browser: Any
+) -> None:
+    """The walk found "Book" (a link styled as a button) twice the size of "Call" beside it,
+    wrapping the row: ``.button.small`` was not small."""
+    practice = make_practice(session)
+    ava = make_login(session, practice, "ava")
+    now = utcnow()
+    session.add(
+        CallbackTask(
+            practice_id=practice.id,
+            phone="+13105550177",
+            reason=CallbackReason.MISSED_CALL,
+            status=CallbackStatus.OPEN,
+            due_at=now + timedelta(hours=2),
+            sla_deadline=now + timedelta(hours=3),
+            created_at=now,
+        )
+    )
+    session.commit()
+    context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    log_in(page, live_server, ava.email or "")
+    call = page.locator("button.dial").first
+    book = page.get_by_test_id("callback-book").first
+    expect(book).to_be_visible()
+    call_box, book_box = call.bounding_box(), book.bounding_box()
+    assert call_box is not None and book_box is not None
+    assert abs(call_box["height"] - book_box["height"]) <= 2, (call_box, book_box)
+    assert abs(call_box["y"] - book_box["y"]) <= 2  # side by side, not wrapped
+    context.close()
