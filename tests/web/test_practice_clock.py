@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contact_center import clock
+from contact_center import clock, demo
+from contact_center.hours import OpeningHours
 from contact_center.messaging.services import record_inbound
-from contact_center.models import Role
+from contact_center.models import Practice, Role
 from ivr.models import Call, CallStatus, Direction
 from tests.factories import make_practice
 from tests.web.conftest import log_in, make_login
@@ -101,3 +104,19 @@ def test_call_review_list_and_call_page_show_the_practice_clock(
     assert "Nov 24, 6:37 AM" in listing and "14:37" not in listing
     detail = client.get(f"/p/{practice.id}/calls/{call.id}").get_data(as_text=True)
     assert "Nov 24, 2026 6:37 AM" in detail and " UTC" not in detail
+
+
+def test_demo_seeded_before_opening_has_its_sample_calls_in_office_hours(
+    app: Flask, session: Session
+) -> None:
+    """Seeded at 6:37 AM in Los Angeles, the demo's answered calls are yesterday afternoon's,
+    not calls "answered" at 3 AM while the practice was closed."""
+    assert demo.seed(session, EARLY).startswith("demo practice created")
+    practice = session.scalars(select(Practice).where(Practice.name == demo.DEMO_NAME)).one()
+    zone = ZoneInfo(practice.timezone)
+    hours = OpeningHours.parse(practice.hours_spec)
+    calls = session.scalars(select(Call).where(Call.practice_id == practice.id)).all()
+    assert calls
+    for call in calls:
+        assert call.started_at <= EARLY
+        assert hours.is_open(call.started_at, zone), call.started_at.astimezone(zone)
