@@ -185,3 +185,39 @@ def test_a_callback_rows_call_and_book_buttons_are_the_same_size(
     assert abs(call_box["height"] - book_box["height"]) <= 2, (call_box, book_box)
     assert abs(call_box["y"] - book_box["y"]) <= 2  # side by side, not wrapped
     context.close()
+
+
+def test_a_coordinator_with_two_console_tabs_wraps_up_once(
+    app: Flask, session: Session, redis: object, live_server: str, browser: Any
+) -> None:
+    """Both of Ava's tabs ring; she answers and saves the outcome in one. The other tab used to
+    keep an unsaved wrap-up form and show her in wrap-up while the server had her available."""
+    practice = make_practice(session)
+    ava = make_login(session, practice, "ava")
+    session.commit()
+    context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(30_000)
+    first = context.new_page()
+    log_in(first, live_server, ava.email or "")
+    second = context.new_page()
+    second.goto(f"/p/{practice.id}/console")
+    for tab in (first, second):
+        expect(tab.get_by_test_id("device-state")).to_have_text("ready · sandbox")
+    set_presence(first, "available")
+    expect(second.get_by_test_id("presence")).to_have_value("available")
+
+    caller = context.new_page()
+    ring_and_choose_consultation(caller, practice.id, PATIENT)
+    expect(first.get_by_test_id("answer")).to_be_visible()
+    first.get_by_test_id("answer").click()
+    expect(first.get_by_test_id("call-status")).to_have_text("On call")
+    first.get_by_test_id("hangup").click()
+    expect(first.get_by_test_id("wrapup")).to_be_visible()
+    first.get_by_test_id("outcome").select_option("follow_up")
+    first.get_by_test_id("save-outcome").click()
+    expect(first.get_by_test_id("outcome-saved")).to_be_visible()
+
+    expect(second.get_by_test_id("wrapup")).to_be_hidden()
+    expect(second.get_by_test_id("presence")).to_have_value("available")
+    screenshot(second, "multi-04-second-tab-after-wrap-up")
+    context.close()
