@@ -80,6 +80,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     def healthz() -> Response:
         return jsonify(status="ok", sandbox=settings.sandbox)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """No icon, said without an error: browsers ask on every page, and a 404 here was the
+        one console error on every page of the console."""
+        return Response(status=204)
+
     return app
 
 

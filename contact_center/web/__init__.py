@@ -7,9 +7,23 @@ reads anything (see ``access.py``); the only exceptions are the login pages and 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from flask import Flask
 
 from contact_center.settings import Settings
+
+
+def practice_time(at: datetime | None, zone: str, fmt: str = "%b %-d, %-I:%M %p") -> str:
+    """A stored (UTC) time as the practice's wall clock: the console shows every time in the
+    practice's zone, never UTC, whatever the coordinator's computer is set to. Jinja filter
+    ``practice_time``: ``{{ m.created_at|practice_time(practice.timezone) }}``."""
+    if at is None:
+        return ""
+    if at.tzinfo is None:  # SQLite hands back naive UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(zone)).strftime(fmt)
 
 
 def register(app: Flask, settings: Settings) -> None:
@@ -32,6 +46,7 @@ def register(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.is_production,
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
+    app.add_template_filter(practice_time, "practice_time")
     access.install(app)
     headers.install(app)
     blueprints = [auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp]

@@ -132,15 +132,18 @@ def outcome(practice_id: int, call_id: int) -> Response:
             booking={k: str(data.get(k) or "") for k in ("service_id", "provider_id", "start")},
         )
         presence = s.get(Presence, _me())  # a QA lead correcting an outcome has none
-        if presence is not None and presence.state is PresenceState.WRAP_UP:
+        wrapped_up = presence is not None and presence.state is PresenceState.WRAP_UP
+        if wrapped_up:
             routing.set_presence(s, _me(), PresenceState.AVAILABLE, now)
         state = presence.state.value if presence is not None else None
+        changed_at = presence.changed_at.isoformat() if presence is not None else None
+    channel = events.practice_channel(practice_id)
     events.publish(
-        app_settings(),
-        events.practice_channel(practice_id),
-        "outcome",
-        {"call_id": call_id, "outcome": detail["outcome"]},
+        app_settings(), channel, "outcome", {"call_id": call_id, "outcome": detail["outcome"]}
     )
+    if wrapped_up:  # the coordinator's other tabs and the wallboard follow
+        presence_event = {"user_id": _me(), "state": state, "changed_at": changed_at}
+        events.publish(app_settings(), channel, "presence", presence_event)
     return jsonify(outcome=detail, presence=state)
 
 

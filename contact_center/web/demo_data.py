@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import auth
+from contact_center.hours import OpeningHours
 from contact_center.leads.models import Lead
 from contact_center.messaging.models import (
     Conversation,
@@ -238,8 +239,9 @@ def seed_sample_data(session: Session, practice: Practice, now: datetime) -> Non
     store = store_for(settings) if settings.recordings_key else None
     if store is None:
         logger.warning("RECORDINGS_KEY is unset: demo recordings are left pending, without audio")
+    worked_until = last_open_stretch(practice, now, timedelta(hours=len(DEMO_CALLS)))
     for index, demo_call in enumerate(DEMO_CALLS):
-        started = now - timedelta(hours=len(DEMO_CALLS) - index, minutes=7 * index)
+        started = worked_until - timedelta(hours=len(DEMO_CALLS) - index, minutes=7 * index)
         _seed_call(
             session, practice, users[demo_call.coordinator], demo_call, index, started, store
         )
@@ -267,6 +269,22 @@ def seed_sample_data(session: Session, practice: Practice, now: datetime) -> Non
     _conversation(session, practice, "+13105550142", "Hi! Is there parking near you?", now, False)
     _conversation(session, practice, "+13105550199", "STOP", now - timedelta(hours=1), True)
     seed_appointments(session, practice, users["ava"].id, now)
+
+
+def last_open_stretch(practice: Practice, now: datetime, span: timedelta) -> datetime:
+    """The latest moment, at most ``now``, that ends ``span`` of open office hours: the sample
+    calls were answered then. Seeded at 6 AM, they are yesterday afternoon's, not calls a
+    coordinator "answered" at 3 AM while the practice was closed. ``now`` if never open."""
+    hours = OpeningHours.parse(practice.hours_spec)
+    zone = ZoneInfo(practice.timezone)
+    step = timedelta(minutes=15)
+    end = now
+    for _ in range(8 * 24 * 4):  # a week and a day of quarter hours
+        probes = [end - span + step * i for i in range(span // step)] + [end - timedelta(minutes=1)]
+        if all(hours.is_open(at, zone) for at in probes):
+            return end
+        end = (end - step).replace(second=0, microsecond=0)
+    return now
 
 
 def _seed_call(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -22,6 +23,7 @@ from appointments.measures import measures_csv
 from contact_center import auth, clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, Forbidden, NotFound
+from contact_center.hours import OpeningHours
 from contact_center.messaging.jobs import schedule_delivery
 from contact_center.models import ConsentMode, Role
 from contact_center.web import inbox as inbox_service
@@ -447,4 +449,18 @@ def try_it(practice_id: int) -> str:
     if not app_settings().sandbox:
         abort(404)
     g.try_it = True
-    return _page("try.html", practice_id)
+    now = clock.now()
+    with session_scope() as s:
+        practice = queries.practice(s, practice_id)
+        zone = ZoneInfo(practice.timezone)
+        hours = OpeningHours.parse(practice.hours_spec)
+        closed = None
+        if not hours.is_open(now, zone):
+            # A newcomer trying it at night: say why the softphone will not ring.
+            opening = hours.next_opening(now, zone)
+            closed = {
+                "now": now.astimezone(zone).strftime("%a %-I:%M %p"),
+                "hours": hours.describe(),
+                "opens": opening.astimezone(zone).strftime("%a %-I:%M %p") if opening else None,
+            }
+    return _page("try.html", practice_id, closed=closed)

@@ -119,6 +119,7 @@ class ScreenPop:
     recording_consent: str
     sms_opted_out: bool
     lead: dict[str, Any] | None
+    zone: str  # the practice's time zone: the console shows times on its clock
     open_callbacks: list[dict[str, Any]] = field(default_factory=list)
     past_contacts: list[PastContact] = field(default_factory=list)
 
@@ -226,6 +227,7 @@ def _pop(
         recording_consent=recording_consent,
         sms_opted_out=sms_opted_out(session, practice_id, phone),
         lead=open_lead(session, practice_id, phone),
+        zone=owner.timezone,
         open_callbacks=[
             {"id": t.id, "reason": t.reason.value, "deadline": t.sla_deadline.isoformat()}
             for t in callbacks

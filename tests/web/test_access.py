@@ -26,7 +26,7 @@ from tests.factories import make_practice
 from tests.web.conftest import PASSWORD, log_in, make_login
 
 # Routes that show no practice's data or are not reached with a console session at all.
-PUBLIC = {"/login", "/logout", "/healthz", "/static/<path:filename>"}
+PUBLIC = {"/login", "/logout", "/healthz", "/favicon.ico", "/static/<path:filename>"}
 # A provider's iCalendar feed: its secret token is the key (tests/appointments/test_caldav.py).
 PUBLIC |= {"/calendar/<token>.ics"}
 # The patient's reschedule page: a signed, expiring token is its only key (ivr.reschedule_views).

@@ -31,6 +31,18 @@
     const token = await fetchToken();
     const events = window.CC.events(cfg.practiceId, {
       presence: (data) => { if (data.user_id === cfg.userId) setPresence(data.state); },
+      // The same call wrapped up in another tab of this coordinator: close this tab's form.
+      outcome: (data) => {
+        if (state.call || $("wrapup").hidden || !state.pop || state.pop.call_id !== data.call_id) return;
+        $("wrapup").reset();
+        show($("booking"), false);
+        show($("wrapup"), false);
+        show($("wrapup-error"), false);
+        show($("call-panel"), false);
+        show($("wrapup-booked"), false);
+        show($("wrapup-saved"), true);
+        show($("idle"), true);
+      },
     });
     const options = { practiceId: cfg.practiceId, eventSource: events,
       tokenRefreshMs: token.refresh_before * 1000, closeProtection: true,
@@ -72,7 +84,7 @@
     if (!pop.past_contacts.length) list.innerHTML = '<li class="muted">first contact</li>';
     pop.past_contacts.forEach((c) => {
       const li = document.createElement("li");
-      li.textContent = new Date(c.at).toLocaleString() + " · " + c.direction + " · " + c.status +
+      li.textContent = new Date(c.at).toLocaleString([], pop.zone ? { timeZone: pop.zone } : {}) + " · " + c.direction + " · " + c.status +
         (c.answered_by ? " · " + c.answered_by : "") + (c.outcome ? " · " + c.outcome.replace("_", " ") : "");
       list.appendChild(li);
     });

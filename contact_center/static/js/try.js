@@ -96,8 +96,9 @@
     out.textContent = "sending…";
     try {
       const lead = await window.CC.api(base + "/lead", { name: form.name.value, phone: $("from").value, message: form.message.value });
-      out.textContent = "Lead " + lead.lead_id + " accepted: text " + lead.sms + ", first call due " +
-        new Date(lead.first_attempt_due).toLocaleTimeString() + ", SLA " + new Date(lead.sla_deadline).toLocaleTimeString() + ".";
+      const at = (iso) => new Date(iso).toLocaleTimeString([], { timeZone: cfg.zone, hour: "numeric", minute: "2-digit" });
+      out.textContent = "Lead accepted: text " + lead.sms + ", first call due " + at(lead.first_attempt_due) +
+        ", SLA " + at(lead.sla_deadline) + " (" + cfg.zone + ").";
     } catch (e) { out.textContent = e.message; }
     setTimeout(refreshRequests, 1500);
   });
