@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from contact_center.models import Practice
 from contact_center.voice import Dial, Gather, Hangup, Say, Script
+from routing import outreach, sla
 from routing import services as routing
-from routing import sla
 from routing.dialer import (
     ALREADY_HANDLED,
     PATIENT_RING_TIMEOUT_S,
@@ -56,6 +56,11 @@ def connect(session: Session, attempt_id: int, token: str, call_sid: str, now: d
         attempt.outcome, attempt.ended_at, attempt.note = AttemptOutcome.CANCELED, now, why
         return Script.of(Say(f"This callback was canceled: {why}. Thank you."), Hangup())
     practice = session.get_one(Practice, task.practice_id)
+    not_now = _not_now(session, attempt, task, practice, now)
+    if not_now is not None:
+        unclaim(session, attempt.id, token, now)
+        attempt.due_at = not_now
+        return Script.of(Say("This patient cannot be called right now. Thank you."), Hangup())
     attempt.state = AttemptState.BRIDGING
     attempt.coordinator_call_sid = attempt.coordinator_call_sid or call_sid
     attempt.dialed_at = attempt.dialed_at or now
@@ -68,6 +73,24 @@ def connect(session: Session, attempt_id: int, token: str, call_sid: str, now: d
         ),
         patient_dial(attempt, task, practice),
     )
+
+
+def _not_now(
+    session: Session,
+    attempt: CallbackAttempt,
+    task: CallbackTask,
+    practice: Practice,
+    now: datetime,
+) -> datetime | None:
+    """When the patient may be dialed, if not now: the daily cap across every reason is
+    reached, or another attempt is dialing them (checked again at the moment of the dial)."""
+    cap = outreach.cap_of(sla.dialer_settings(session, practice.id))
+    until = outreach.cap_reached_until(session, practice.id, task.phone, cap, now)
+    if until is not None:
+        return until
+    if outreach.busy_elsewhere(session, practice.id, task.phone, attempt.id):
+        return now
+    return None
 
 
 def patient_dial(attempt: CallbackAttempt, task: CallbackTask, practice: Practice) -> Dial:

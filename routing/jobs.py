@@ -20,7 +20,7 @@ from contact_center.db import session_scope
 from contact_center.jobs import REALTIME, enqueue, get_queue
 from contact_center.runtime import current_settings
 from contact_center.twilio import get_adapter
-from routing import outbox, services
+from routing import dialer_jobs, outbox, services
 from routing.models import QueueEntry, QueueStatus
 from routing.queue import connect_url
 
@@ -151,6 +151,11 @@ def _run_note(kind: str, args: tuple[Any, ...]) -> None:
         _schedule_end_of_wrap_up(*args)
     elif kind == outbox.KICK_RECONCILER:
         schedule_reconciler()
+    elif kind == outbox.DIAL_ATTEMPT:
+        practice_id, attempt_id, due_iso = args
+        dialer_jobs.schedule_first_dial(
+            settings, practice_id, attempt_id, datetime.fromisoformat(due_iso)
+        )
 
 
 def _after_commit(session: Session) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 REDIRECT_WAITER = "redirect_waiter"  # args: queue entry id
 END_WRAP_UP = "end_wrap_up"  # args: user id, ISO time the wrap-up ends
 KICK_RECONCILER = "kick_reconciler"  # no args: make sure the periodic sweep is scheduled
+DIAL_ATTEMPT = "dial_attempt"  # args: practice id, attempt id, ISO time the attempt is due
 
 _KEY = "routing.after_commit"
 
