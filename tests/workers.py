@@ -109,14 +109,15 @@ def wait_for(
 
 
 def blocked_on(engine: Engine, fragment: str) -> Callable[[], bool]:
-    """True once another backend waits for a lock while running a statement with ``fragment``."""
+    """True once another backend of this database waits for a lock while running a statement
+    with ``fragment`` (other databases on the server run other test suites)."""
 
     def check() -> bool:
         with engine.connect() as conn:
             waiting = conn.scalars(
                 text(
-                    "SELECT query FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND pid <> pg_backend_pid() AND datname = current_database()"
                 )
             ).all()
         return any(fragment in query for query in waiting)
