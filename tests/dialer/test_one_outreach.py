@@ -18,11 +18,11 @@ from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
 from contact_center.models import Practice
-from contact_center.simulator import DialPlan, TwilioSimulator
+from contact_center.simulator import Caller, DialPlan, TwilioSimulator
 from contact_center.web import practice_settings
 from routing import dialer, outreach, sla
 from routing.dialer_models import AttemptState, CallbackAttempt, DialerSettings
-from routing.models import CallbackReason, CallbackStatus, CallbackTask
+from routing.models import CallbackReason, CallbackStatus, CallbackTask, PresenceState
 from tests.conftest import at_local
 from tests.dialer.support import PATIENT, attempts, post_lead
 from tests.dialer.test_dialer import reconcile
@@ -239,3 +239,28 @@ def test_reasons_arriving_at_once_from_many_threads_open_one_task(session: Sessi
         select(CallbackAttempt).where(CallbackAttempt.task_id == task.id)
     ).all()
     assert len(scheduled) == 1
+
+
+def test_the_call_button_counts_and_respects_the_cap(
+    session: Session,
+    client: FlaskClient,
+    twilio: TwilioSimulator,
+    practice: Practice,
+) -> None:
+    from tests.dialer.test_click_to_dial import call_back
+
+    session.add(
+        DialerSettings(
+            practice_id=practice.id, cadence="now, 5m", max_attempts=6, sla_minutes=5, daily_cap=2
+        )
+    )
+    clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
+    make_coordinator(session, practice, "ava", state=PresenceState.AWAY)
+    task_id = post_lead(client, session, practice)["callback_task_id"]
+    no_answer = Caller(dials=[DialPlan("no-answer", 0)])
+    for _ in range(2):
+        assert len(patient_dials(call_back(twilio, "ava", task_id, no_answer))) == 1
+        clock.pin(clock.now() + timedelta(minutes=10))
+    third = call_back(twilio, "ava", task_id, no_answer)
+    assert patient_dials(third) == []
+    assert "already called 2 times in the last 24 hours" in third.said
