@@ -59,7 +59,6 @@ class Journey:
     practice: int  # index into the world's practices
     phone: str
     name: str
-    answers_callbacks: float  # chance the patient picks up a callback
     actions: list[Action]
 
 
@@ -128,7 +127,6 @@ def make_journeys(
                 practice=rng.randrange(practices),
                 phone=_phone(rng, used),
                 name=f"Pat{n} Sim",
-                answers_callbacks=rng.choice([0.0, 0.2, 0.5]),
                 actions=actions,
             )
         )

@@ -152,16 +152,27 @@ class Simulation:
                 key = leads.create_api_key(s, practice, clock.now(), "website")
                 coordinators = []
                 for c in range(spec.coordinators):
-                    user = auth.create_login(
-                        s,
-                        practice,
-                        name=f"Coordinator {c}",
-                        identity=f"p{prefix}x{i}c{c}",
-                        email=f"p{prefix}x{i}c{c}@sim.example",
-                        role=Role.COORDINATOR,
-                        password=PASSWORD,
-                        now=clock.now(),
-                    )
+                    identity = f"p{prefix}x{i}c{c}"
+                    if c == 0:  # the one who also answers the inbox logs in to the console
+                        user = auth.create_login(
+                            s,
+                            practice,
+                            name=f"Coordinator {c}",
+                            identity=identity,
+                            email=f"{identity}@sim.example",
+                            role=Role.COORDINATOR,
+                            password=PASSWORD,
+                            now=clock.now(),
+                        )
+                    else:
+                        user = practices.add_staff(
+                            s,
+                            practice,
+                            name=f"Coordinator {c}",
+                            identity=identity,
+                            role=Role.COORDINATOR,
+                            now=clock.now(),
+                        )
                     coordinators.append(user.id)
                 made.append((practice.id, number, spec, key, coordinators))
                 if spec.consent_mode == "one_party":

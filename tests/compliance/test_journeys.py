@@ -16,7 +16,7 @@ from tests.compliance.simulation import report, run_simulation
 
 # Friday 30 October 2026, 00:00 UTC: US daylight saving ends on Sunday 1 November at 2 AM.
 START = datetime(2026, 10, 30, 4, 0, tzinfo=UTC)
-JOURNEYS = int(os.environ.get("COMPLIANCE_JOURNEYS", "250"))
+JOURNEYS = int(os.environ.get("COMPLIANCE_JOURNEYS", "200"))
 SEED = int(os.environ.get("COMPLIANCE_SEED", "11"))
 
 
