@@ -1,13 +1,18 @@
 """Latency and throughput of POST /twilio/voice/incoming under gunicorn against PostgreSQL,
 beside a bare Flask endpoint returning constant TwiML, measured in the same run.
 
-    .venv/bin/python bench/voice_webhook.py [--connections 100] [--seconds 10]
+    .venv/bin/python bench/voice_webhook.py [--connections 100] [--seconds 10] [--streams 200]
+
+Both apps run under gunicorn with the production settings (gunicorn.conf.py: gevent workers).
+The webhook is measured twice on the same server: alone, then with ``--streams`` console
+server-sent-events streams held open beside the load (logged-in consoles, as coordinators keep
+them all day).
 
 Needs `wrk` (Debian package; installed if missing) and PostgreSQL. Uses the database named by
 BENCH_DATABASE_URL (default: test_bench on 127.0.0.1, created if missing; its schema is reset) and
 BENCH_REDIS_URL (default: Redis db 10).
-Target (issue 2): p99 under 50 ms at 100 concurrent requests, and at least half the bare
-endpoint's throughput.
+Targets: p99 under 50 ms at 100 concurrent requests, and at least half the bare endpoint's
+throughput (issue 2); open streams change the webhook's p99 by less than 10% (issue 10).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -39,6 +45,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 AUTH_TOKEN = "bench-auth-token"
 ACCOUNT_SID = "AC" + "3" * 32
 NUMBER = "+14155550199"
+STREAM_EMAIL = "streams@bench.example"
+STREAM_PASSWORD = "bench-streams-password"
 
 
 def free_port() -> int:
@@ -111,12 +119,13 @@ def signed_requests(base_url: str, count: int, path: Path) -> None:
             out.write(f"{sign(AUTH_TOKEN, url, form)}\t{urlencode(form)}\n")
 
 
-def serve(
-    app: str, port: int, workers: int, threads: int, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
+def serve(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``app`` under gunicorn as production runs it (gunicorn.conf.py), on ``port``."""
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     cmd = [
         gunicorn,
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
         "--workers",
         str(workers),
         "--bind",
@@ -126,10 +135,8 @@ def serve(
         "--log-level",
         "error",
     ]
-    if threads > 1:
-        cmd += ["--threads", str(threads), "--worker-class", "gthread"]
     proc = subprocess.Popen(cmd + [app], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts four workers slowly
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -140,6 +147,68 @@ def serve(
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"{app} did not start")
+
+
+def create_console_login(env: dict[str, str]) -> int:
+    """A coordinator with a console password; returns the practice id."""
+    from contact_center import auth, create_app
+    from contact_center.db import session_scope, utcnow
+    from contact_center.models import Practice, Role
+    from contact_center.settings import Settings
+
+    create_app(Settings.from_env(env))
+    with session_scope() as session:
+        practice = session.query(Practice).filter_by(name="Bench Aesthetics").one()
+        auth.create_login(
+            session,
+            practice,
+            name="Stream Tester",
+            identity="streams",
+            email=STREAM_EMAIL,
+            role=Role.COORDINATOR,
+            password=STREAM_PASSWORD,
+            now=utcnow(),
+        )
+        return practice.id
+
+
+def log_in(base: str) -> str:
+    """Log in over HTTP as a console does; returns the Cookie header."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/login", timeout=10).read().decode()
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert match, "login page has no CSRF token"
+    form = {"email": STREAM_EMAIL, "password": STREAM_PASSWORD, "csrf_token": match.group(1)}
+    opener.open(base + "/login", data=urlencode(form).encode(), timeout=10).close()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def open_streams(port: int, path: str, cookie: str, count: int) -> list[socket.socket]:
+    """``count`` event streams, each opened and its first event read, then left open."""
+    streams: list[socket.socket] = []
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    ).encode()
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+            streams.append(sock)
+            sock.sendall(request)
+            seen = b""
+            while b"event: hello" not in seen:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise RuntimeError(f"stream closed: {seen[:200]!r}")
+                seen += chunk
+            if not seen.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"stream refused: {seen[:200]!r}")
+    except BaseException:
+        for sock in streams:
+            sock.close()
+        raise
+    return streams
 
 
 def run_wrk(wrk: str, port: int, lines: Path, connections: int, seconds: int) -> dict[str, float]:
@@ -177,7 +246,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--streams", type=int, default=200)
     args = parser.parse_args()
     wrk = ensure_wrk()
     prepare_database()
@@ -198,37 +267,63 @@ def main() -> int:
                 "SECRET_KEY": "bench",
                 "VAR_DIR": tmp,
             }
-            proc = serve(app, port, args.workers, args.threads, env)
+            proc = serve(app, port, args.workers, env)
             try:
                 run_wrk(wrk, port, lines, args.connections, 2)  # warm-up
                 results[name] = run_wrk(wrk, port, lines, args.connections, args.seconds)
+                if name == "incoming" and args.streams:
+                    practice_id = create_console_login(env)
+                    cookie = log_in(base)
+                    path = f"/p/{practice_id}/events"
+                    streams = open_streams(port, path, cookie, args.streams)
+                    try:
+                        results["streams"] = run_wrk(
+                            wrk, port, lines, args.connections, args.seconds
+                        )
+                    finally:
+                        for sock in streams:
+                            sock.close()
             finally:
                 proc.terminate()
-                proc.wait(timeout=10)
+                proc.wait(timeout=20)
     print(
         f"voice webhook benchmark: {args.connections} connections, {args.seconds} s, "
-        f"gunicorn {args.workers} workers x {args.threads} threads, {os.cpu_count()} cores"
+        f"gunicorn {args.workers} gevent workers (gunicorn.conf.py), {os.cpu_count()} cores"
     )
     print(
-        f"{'endpoint':<28}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+        f"{'endpoint':<42}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
         f"{'req/s':>10}{'non-2xx':>9}{'errors':>8}"
     )
-    for name, label in (
+    rows = [
         ("bare", "bare Flask constant TwiML"),
         ("incoming", "/twilio/voice/incoming"),
-    ):
+        ("streams", f"/twilio/voice/incoming, {args.streams} streams open"),
+    ]
+    for name, label in rows:
+        if name not in results:
+            continue
         r = results[name]
         print(
-            f"{label:<28}{r['p50_us'] / 1000:>9.1f}{r['p90_us'] / 1000:>9.1f}"
+            f"{label:<42}{r['p50_us'] / 1000:>9.1f}{r['p90_us'] / 1000:>9.1f}"
             f"{r['p99_us'] / 1000:>9.1f}{r['rps']:>10.0f}{r['non2xx']:>9.0f}{r['errors']:>8.0f}"
         )
-    ratio = results["incoming"]["rps"] / results["bare"]["rps"]
+    bare_rps = results["bare"]["rps"]
+    ratio = results["incoming"]["rps"] / bare_rps
     p99 = results["incoming"]["p99_us"] / 1000
     print(
         f"throughput ratio incoming/bare: {ratio:.2f} (target >= 0.50: "
         f"{'met' if ratio >= 0.5 else 'missed'})"
     )
     print(f"p99 incoming: {p99:.1f} ms (target < 50 ms: {'met' if p99 < 50 else 'missed'})")
+    if "streams" in results:
+        with_streams = results["streams"]
+        p99_s = with_streams["p99_us"] / 1000
+        change = (p99_s - p99) / p99
+        print(
+            f"with {args.streams} streams: p99 {p99_s:.1f} ms ({change:+.1%} vs none; target "
+            f"< +10%: {'met' if change < 0.10 else 'missed'}), throughput ratio to bare "
+            f"{with_streams['rps'] / bare_rps:.2f} (none: {ratio:.2f})"
+        )
     return 0
 
 

@@ -7,16 +7,21 @@ registers every feature's blueprints and commands.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Request, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from contact_center.errors import DomainError, Forbidden, InvalidInput, NotFound
+from contact_center.parsing import IdConverter
 from contact_center.settings import Settings
+
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app. Tests pass their own ``settings``; otherwise read the environment."""
-    from contact_center import cli, db, runtime
+    from contact_center import cli, db, jobs, ratelimit, runtime
 
     settings = settings or Settings.from_env()
     logging.basicConfig(
@@ -24,16 +29,31 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.env == "test")
+    app.request_class = JsonSafeRequest
+    # Before any rule is added: every <int:...> id in a URL fits PostgreSQL integer (else 404).
+    app.url_map.converters["int"] = IdConverter
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "test",
+        # Every route: a larger body is refused with 413 before anything reads it (Twilio's
+        # webhooks, web-form leads and console forms are a few kilobytes).
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+    )
     app.extensions["contact_center.settings"] = settings
+    app.before_request(_refuse_large_bodies)  # first: before the login or signature checks
     runtime.install(settings)
     db.configure(settings.database_url)
+    jobs.install_after_commit()
+    ratelimit.install(app, settings)  # Flask-Limiter on the deployment's Redis
 
+    from appointments.views import bp as appointments_feed_bp
     from ivr.views import bp as voice_bp
     from recordings.views import bp as recordings_bp
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(recordings_bp)
+    app.register_blueprint(appointments_feed_bp)
     from routing import views as routing_views
 
     routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs
@@ -59,6 +79,25 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(status="ok", sandbox=settings.sandbox)
 
     return app
+
+
+class JsonSafeRequest(Request):
+    """A JSON body nested too deeply for the parser is not JSON (None when silent, else 400),
+    not a RecursionError and a 500."""
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            raise BadRequest("the JSON body is nested too deeply") from None
+
+
+def _refuse_large_bodies() -> None:
+    """A declared body over the limit is refused on every route, read or not (413)."""
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        raise RequestEntityTooLarge()
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -9,18 +9,19 @@ QA for another). Not being a member of a practice looks exactly like the data no
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from contact_center import practices
 from contact_center.errors import Forbidden, InvalidInput, NotFound
-from contact_center.models import Membership, Practice, Role, User
+from contact_center.models import LoginSession, Membership, Practice, Role, User
 
 MIN_PASSWORD_LENGTH = 8
 # Checked when the email is unknown, so a login takes as long whether or not the user exists.
@@ -39,8 +40,77 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(session: Session, user: User, password: str, now: datetime) -> None:
+    """A new password; every session of the user ends (a stolen cookie stops working).
+    Raises InvalidInput for a too-short password."""
     user.password_hash = hash_password(password)
+    end_all_sessions(session, user.id, now)
+
+
+def deactivate(session: Session, user: User, now: datetime) -> None:
+    """The user can no longer log in, and every session of theirs ends now."""
+    user.deactivated_at = user.deactivated_at or now
+    end_all_sessions(session, user.id, now)
+
+
+def reactivate(user: User) -> None:
+    user.deactivated_at = None
+
+
+def start_session(session: Session, user: User, now: datetime, lifetime: timedelta) -> str:
+    """A new login session for the user; returns the token the browser's cookie carries."""
+    session.execute(
+        delete(LoginSession).where(
+            LoginSession.user_id == user.id,
+            (LoginSession.expires_at < now) | LoginSession.ended_at.is_not(None),
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            user_id=user.id, token_sha256=_digest(token), created_at=now, expires_at=now + lifetime
+        )
+    )
+    session.flush()
+    return token
+
+
+def session_user(session: Session, user_id: int, token: str, now: datetime) -> User | None:
+    """The user of a live login session (not ended, not expired, user active), else None."""
+    return session.scalars(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            User.password_hash.is_not(None),
+            User.deactivated_at.is_(None),
+            LoginSession.token_sha256 == _digest(token),
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > now,
+        )
+    ).one_or_none()
+
+
+def end_session(session: Session, token: str, now: datetime) -> None:
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_sha256 == _digest(token), LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def end_all_sessions(session: Session, user_id: int, now: datetime) -> int:
+    """End every live session of the user; returns how many."""
+    result = session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def user_by_email(session: Session, email: str) -> User | None:
@@ -51,9 +121,10 @@ def user_by_email(session: Session, email: str) -> User | None:
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The user with this email and password, or None (unknown email, no password, mismatch)."""
+    """The user with this email and password, or None (unknown email, no password, deactivated,
+    mismatch)."""
     user = user_by_email(session, email)
-    if user is None or not user.password_hash:
+    if user is None or not user.password_hash or user.deactivated_at is not None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
@@ -124,6 +195,37 @@ def require_role(
     if role not in set(roles):
         raise Forbidden(f"your role at this practice ({role.value}) does not allow this")
     return role
+
+
+def may_handle_call(
+    session: Session, user_id: int, practice_id: int, on_call: Iterable[int | None]
+) -> bool:
+    """THE access rule for a call and everything attached to it (recording, transcript,
+    outcome, screen pop): the practice's QA leads and admins, and the coordinator on that call
+    (``on_call``: the users reserved for or answering it). Nobody else, not even a colleague.
+
+    Features pass plain values (this module knows no Call) so the rule has one home that the
+    console, recordings, transcription and QA all call.
+    """
+    role = session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user_id, Membership.practice_id == practice_id
+        )
+    )
+    if role in SUPERVISORS:
+        return True
+    return role is Role.COORDINATOR and user_id in set(on_call)
+
+
+def require_call_access(
+    session: Session, user_id: int, practice_id: int, on_call: Iterable[int | None]
+) -> None:
+    """``may_handle_call`` or ``Forbidden``."""
+    if not may_handle_call(session, user_id, practice_id, on_call):
+        raise Forbidden(
+            "only the coordinator on this call and the practice's QA leads and admins may "
+            "see or change it"
+        )
 
 
 def new_csrf_token() -> str:

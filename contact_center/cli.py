@@ -6,6 +6,7 @@ Bad arguments print one line and exit with code 2, having written nothing.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,40 @@ def _one_line_errors() -> Iterator[None]:
     except DomainError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+NO_SCHEMA = "error: the database has no schema yet: run flask --app wsgi db upgrade first"
+
+
+def _schema_missing(exc: BaseException) -> bool:
+    """True for the errors of a database that was never migrated (or is behind)."""
+    orig = getattr(exc, "orig", exc)
+    kind = type(orig).__name__
+    text = str(orig)
+    return kind in ("UndefinedTable", "UndefinedColumn") or text.startswith(
+        ("no such table", "no such column")
+    )
+
+
+def require_schema(command: click.Command) -> click.Command:
+    """Make ``command`` (a group: every subcommand) answer an unmigrated database with one
+    line and exit code 2, instead of a traceback."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    invoke = command.invoke
+
+    @functools.wraps(invoke)
+    def guarded(ctx: click.Context) -> Any:
+        try:
+            return invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            if not _schema_missing(exc):
+                raise
+            click.echo(NO_SCHEMA, err=True)
+            sys.exit(2)
+
+    command.invoke = guarded  # type: ignore[method-assign]
+    return command
 
 
 def alembic_config(database_url: str) -> Any:
@@ -121,6 +156,46 @@ def practice_api_key(practice_name: str, label: str) -> None:
         click.echo(create_api_key(session, practice, clock.now(), label=label))
 
 
+@practice_cli.command("lead-guard")
+@click.option("--practice", "practice_name", required=True)
+@click.option("--countries", default=None, help="Where lead numbers may be, e.g. US,CA")
+@click.option("--per-key", default=None, help="Leads per API key, e.g. 30/minute;1000/day")
+@click.option("--per-address", default=None, help="Leads per client address")
+@click.option("--per-destination", default=None, help="Leads per phone number")
+@click.option("--surge-min", type=int, default=None, help="Leads in an hour before a surge")
+@click.option("--surge-factor", type=int, default=None, help="Times the weekly hourly average")
+def practice_lead_guard(
+    practice_name: str,
+    countries: str | None,
+    per_key: str | None,
+    per_address: str | None,
+    per_destination: str | None,
+    surge_min: int | None,
+    surge_factor: int | None,
+) -> None:
+    """Show or change the lead form's fraud rules: countries, rate limits, surge alert."""
+    from contact_center.leads import guard
+
+    with _one_line_errors(), session_scope() as session:
+        practice = practices.practice_by_name(session, practice_name)
+        rules = guard.set_guard_settings(
+            session,
+            practice.id,
+            allowed_countries=countries,
+            per_key_limit=per_key,
+            per_address_limit=per_address,
+            per_destination_limit=per_destination,
+            surge_min_leads=surge_min,
+            surge_factor=surge_factor,
+        )
+        click.echo(
+            f"{practice.name}: countries {','.join(sorted(rules.allowed_countries))}; "
+            f"per key {rules.per_key_limit}; per address {rules.per_address_limit}; "
+            f"per number {rules.per_destination_limit}; surge above {rules.surge_min_leads} "
+            f"leads/hour and {rules.surge_factor}x the usual rate"
+        )
+
+
 @coordinator_cli.command("create")
 @click.option("--practice", "practice_name", required=True)
 @click.option("--name", required=True)
@@ -153,6 +228,7 @@ def seed_demo() -> None:
 
 
 def register(app: Flask) -> None:
+    from appointments.cli import appointments_cli
     from contact_center.web.cli import user_cli
     from recordings.cli import recordings_cli
     from transcription.cli import transcription_cli
@@ -165,6 +241,9 @@ def register(app: Flask) -> None:
         recordings_cli,
         transcription_cli,
         user_cli,
+        appointments_cli,
     ]
     for command in commands:
+        if command is not db_cli:
+            require_schema(command)  # type: ignore[arg-type]
         app.cli.add_command(command)  # type: ignore[arg-type]

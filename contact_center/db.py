@@ -7,6 +7,7 @@ Services take the session as their first argument, may ``flush()``, and never co
 from __future__ import annotations
 
 import enum
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,13 +91,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Under gevent (the web server, see gunicorn.conf.py) one process serves any number of
+    # requests at once, so the pool, not the worker count, bounds PostgreSQL connections:
+    # requests beyond ``pool_size`` wait their turn instead of opening more.
+    kwargs.setdefault("max_overflow", 0 if _gevent_patched() else 20)
     # Bounded connection age (backend memory, proxies that cut old connections).
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         ping_when_idle(engine)
     return engine
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_module_patched("socket"))
 
 
 # Not pool_pre_ping, which costs a round trip on every checkout (one in eight of the inbound-call

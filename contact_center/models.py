@@ -63,8 +63,25 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A deactivated user cannot log in and every session of theirs has ended.
+    deactivated_at: Mapped[datetime | None] = mapped_column()
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+
+
+class LoginSession(Base):
+    """One console login (a browser's session cookie names it by a random token, kept here only
+    as its SHA-256). Logout ends it; a password change or deactivation ends all of the user's,
+    so a copied cookie stops working at once."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
 
 
 class Membership(Base):

@@ -2,7 +2,8 @@
 
 Migrates the database, seeds the demo practice, starts the embedded Redis when no REDIS_URL is
 set, then runs the web server (gunicorn) and a worker side by side and prints the URL.
-Ctrl-C stops everything it started.
+Ctrl-C or SIGTERM stops the web server, the worker and the embedded Redis. A port already in
+use (``PORT``, default 5000) is reported and nothing is started.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +35,35 @@ def _wait_healthy(url: str, seconds: float) -> bool:
     return False
 
 
+def web_command(host: str, port: int) -> list[str]:
+    """The demo's web server: gunicorn with the production settings (gunicorn.conf.py, gevent
+    workers, so open consoles' event streams cost no request capacity), two processes."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    return [
+        gunicorn,
+        "--config",
+        str(ROOT / "gunicorn.conf.py"),
+        "--workers",
+        "2",
+        "--bind",
+        f"{host}:{port}",
+        "--log-level",
+        "warning",
+        "wsgi:app",
+    ]
+
+
+def port_taken(host: str, port: int) -> bool:
+    """True when another program already listens on ``host:port``."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -41,49 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="start, check both processes are up, then stop"
     )
     args = parser.parse_args(argv)
+    if port_taken(args.host, args.port):
+        print(
+            f"port {args.port} on {args.host} is already in use by another program; "
+            f"choose another port, e.g. PORT={args.port + 1} make run",
+            file=sys.stderr,
+        )
+        return 1
 
     env = dict(os.environ)
     env.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     settings = Settings.from_env(env)
-    if settings.redis_url == EMBEDDED_REDIS:
-        from contact_center.embedded import ensure_embedded_redis
-
-        env["REDIS_URL"] = ensure_embedded_redis(settings.var_dir)
-        settings = Settings.from_env(env)
-
-    from contact_center import clock, create_app, demo
-    from contact_center.cli import upgrade_database
-    from contact_center.db import session_scope
-
-    upgrade_database(settings.database_url)
-    create_app(settings)
-    with session_scope() as session:
-        print(demo.seed(session, clock.now()), flush=True)
-
-    bin_dir = Path(sys.executable).parent
-    web = subprocess.Popen(
-        [
-            str(bin_dir / "gunicorn"),
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--bind",
-            f"{args.host}:{args.port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    # The demo's worker rings the console's sandbox softphone for the dialer's calls.
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "contact_center.worker"],
-        cwd=ROOT,
-        env={**env, "SANDBOX_SOFTPHONES": "1"},
-    )
-    children = [web, worker]
+    children: list[subprocess.Popen[bytes]] = []
+    embedded_redis = settings.redis_url == EMBEDDED_REDIS
 
     def stop(*_: object) -> None:
         for child in children:
@@ -91,20 +92,50 @@ def main(argv: list[str] | None = None) -> int:
                 child.terminate()
         for child in children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
+        if embedded_redis:  # started (or reused) for this run: stop it with the run
+            from contact_center.embedded import stop_embedded_redis
 
-    def on_sigterm(*_: object) -> None:
-        stop()
-        sys.exit(0)
+            stop_embedded_redis(settings.var_dir)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
-    url = f"http://{args.host}:{args.port}"
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # one way out, through ``finally: stop()``
+
+    # Ctrl-C (SIGINT), SIGTERM from a process manager and SIGHUP from a closed terminal all
+    # stop the web server, the worker and the embedded Redis.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
-        if not _wait_healthy(url, 30):
+        if embedded_redis:
+            from contact_center.embedded import ensure_embedded_redis
+
+            env["REDIS_URL"] = ensure_embedded_redis(settings.var_dir)
+            settings = Settings.from_env(env)
+
+        from contact_center import clock, create_app, demo
+        from contact_center.cli import upgrade_database
+        from contact_center.db import session_scope
+
+        upgrade_database(settings.database_url)
+        create_app(settings)
+        with session_scope() as session:
+            print(demo.seed(session, clock.now()), flush=True)
+
+        web = subprocess.Popen(web_command(args.host, args.port), cwd=ROOT, env=env)
+        children.append(web)
+        # The demo's worker rings the console's sandbox softphone for the dialer's calls.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "contact_center.worker"],
+            cwd=ROOT,
+            env={**env, "SANDBOX_SOFTPHONES": "1"},
+        )
+        children.append(worker)
+        url = f"http://{args.host}:{args.port}"
+        if not _wait_healthy(url, 60) or web.poll() is not None:
             print("the web server did not start; see the messages above", file=sys.stderr)
-            stop()
             return 1
         mode = (
             "sandbox (no Twilio credentials: REST requests are recorded, not sent)"
@@ -128,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         print("a process exited; stopping", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print("stopping", flush=True)
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the cleanup
         stop()
 
 

@@ -3,6 +3,7 @@
 Only migrations and tests import this (it is the one place that sees every feature).
 """
 
+from appointments import models as _appointments  # noqa: F401
 from contact_center import models as _tenancy  # noqa: F401
 from contact_center.db import Base
 from contact_center.leads import models as _leads  # noqa: F401

@@ -78,6 +78,10 @@ class Settings:
     routing_reconcile_every_s: int = 15
     # Hold audio for queued callers (empty: the default classical loop Twilio hosts).
     hold_music_url: str = ""
+    # Failed console logins allowed per account (the email typed) and per client address, in
+    # the limits library's notation; past them the login page says when to try again.
+    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_address: str = "50 per 15 minutes"
 
     @property
     def is_production(self) -> bool:
@@ -130,6 +134,8 @@ class Settings:
             reservation_timeout_s=_int(env, "RESERVATION_TIMEOUT_S", 0),
             routing_reconcile_every_s=_int(env, "ROUTING_RECONCILE_EVERY_S", 15),
             hold_music_url=env.get("HOLD_MUSIC_URL", "").strip(),
+            login_limit_per_account=_limit(env, "LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+            login_limit_per_address=_limit(env, "LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
             recordings_key=_hex_key(
                 env.get("RECORDINGS_KEY", "").strip() or _local_secret(var_dir, "recordings_key"),
                 "RECORDINGS_KEY",
@@ -150,6 +156,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse_many
+
+    raw = env.get(name, "").strip() or default
+    try:
+        ok = bool(parse_many(raw))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SettingsError(f"{name} must be a limit like '10 per 15 minutes', not {raw!r}")
+    return raw
 
 
 def _hex_key(value: str, name: str) -> str:

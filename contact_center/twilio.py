@@ -377,7 +377,14 @@ class TwilioAdapter:
         return None
 
     def delete_recording(self, recording_sid: str) -> None:
-        self.client.recordings(recording_sid).delete()
+        """Delete Twilio's copy of a recording; one already gone (404) counts as deleted."""
+        from twilio.base.exceptions import TwilioRestException
+
+        try:
+            self.client.recordings(recording_sid).delete()
+        except TwilioRestException as exc:
+            if exc.status != 404:
+                raise
 
 
 _adapters: dict[int, TwilioAdapter] = {}

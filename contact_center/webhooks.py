@@ -17,6 +17,8 @@ from contact_center.twilio import clean_text, render, signature_valid
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
+# Marks a view that answers valid TwiML whatever happens (tests walk the URL map for it).
+ALWAYS_TWIML = "_always_twiml"
 
 
 def app_settings() -> Settings:
@@ -31,7 +33,11 @@ def public_url() -> str:
 
 
 def twilio_signed(view: Callable[P, Any]) -> Callable[P, Any]:
-    """403, and no side effect, unless X-Twilio-Signature is Twilio's signature of this request."""
+    """403, and no side effect, unless X-Twilio-Signature is Twilio's signature of this request
+    and the request is for this deployment's Twilio account (``AccountSid``).
+
+    The app's MAX_CONTENT_LENGTH refuses an oversized body (413) before the form is read here.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
@@ -48,6 +54,15 @@ def twilio_signed(view: Callable[P, Any]) -> Callable[P, Any]:
                 request.form.get("CallSid", "-"),
             )
             return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
+        if request.form.get("AccountSid") != settings.twilio_account_sid:
+            # Signed, but for another Twilio account (a shared auth token, a misrouted number).
+            logger.warning(
+                "rejected webhook for another account path=%s account_sid=%s call_sid=%s",
+                request.path,
+                request.form.get("AccountSid", "-")[:40],
+                request.form.get("CallSid", "-"),
+            )
+            return Response("unknown AccountSid\n", status=403, mimetype="text/plain")
         return view(*args, **kwargs)
 
     return wrapper
@@ -98,6 +113,7 @@ def voice_webhook(
                 )
                 return twiml(fallback())
 
+        setattr(wrapper, ALWAYS_TWIML, True)
         return wrapper
 
     return decorate

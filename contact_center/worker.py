@@ -11,15 +11,14 @@ import argparse
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 
 from contact_center import create_app
-from contact_center.jobs import ALL_QUEUES, DEFAULT, REALTIME, TRANSCRIPTION, enqueue, get_redis
+from contact_center.jobs import ALL_QUEUES, TRANSCRIPTION, enqueue, get_redis
 from contact_center.runtime import current_settings
+from contact_center.schedule import SCHEDULE
 
 logger = logging.getLogger(__name__)
 
@@ -60,44 +59,32 @@ def main(argv: list[str] | None = None) -> None:
         worker.work(burst=args.burst, with_scheduler=True)
 
 
-def _maintenance(every_s: float) -> list[tuple[float, Callable[..., Any], str, str]]:
-    """(period, job, queue, job id) of the periodic work: each job reads the database for what
-    is due, so running it late or twice is harmless."""
-    from contact_center.messaging.jobs import reconcile_texts
-    from ivr.jobs import reconcile_text_backs
-    from recordings.jobs import enqueue_retention, reconcile_downloads
-    from routing import jobs as routing_jobs
-    from routing.dialer_jobs import reconcile_due
-
-    return [
-        (every_s, routing_jobs.reconcile, REALTIME, "routing-reconcile"),
-        (every_s, reconcile_due, REALTIME, "reconcile"),
-        (every_s, reconcile_texts, REALTIME, "texts-reconcile"),
-        (every_s, reconcile_text_backs, REALTIME, "text-back-reconcile"),
-        (max(every_s, 300.0), reconcile_downloads, DEFAULT, "recordings-reconcile"),
-        (max(every_s, 3600.0), enqueue_retention, DEFAULT, "recordings-retention"),
-    ]
-
-
 def _start_maintenance(every_s: float) -> None:
     """A ticker in this process (not in Redis, so a flush cannot lose it) that enqueues the
-    periodic jobs; fixed job ids keep several workers from piling up runs."""
+    periodic jobs of ``contact_center.schedule.SCHEDULE``; their unique job ids keep several
+    workers from piling up runs."""
     settings = current_settings()
-    schedule = _maintenance(every_s)
-    last_run = [0.0] * len(schedule)
+    last_run = [0.0] * len(SCHEDULE)
     stop = threading.Event()
 
     def tick() -> None:
         while not stop.wait(min(every_s, 5.0)):
             now = time.monotonic()
-            for i, (period, job, queue, job_id) in enumerate(schedule):
-                if now - last_run[i] < period:
+            for i, entry in enumerate(SCHEDULE):
+                if now - last_run[i] < entry.period(every_s):
                     continue
                 last_run[i] = now
                 try:
-                    enqueue(settings, job, queue=queue, job_id=job_id, retries=0)
+                    enqueue(
+                        settings,
+                        entry.func,
+                        queue=entry.queue,
+                        job_id=entry.job_id,
+                        retries=0,
+                        rerun_if_running=False,
+                    )
                 except RedisError:  # Redis away: the next tick tries again
-                    logger.exception("could not enqueue %s", job_id)
+                    logger.exception("could not enqueue %s", entry.job_id)
 
     threading.Thread(target=tick, name="maintenance", daemon=True).start()
 

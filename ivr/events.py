@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from contact_center import parsing
 from contact_center.errors import InvalidInput
 
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
@@ -13,23 +14,28 @@ _RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
 
 
 def _call_sid(form: Mapping[str, str], name: str = "CallSid") -> str:
-    sid = (form.get(name) or "").strip()
+    sid = parsing.token(form.get(name))
     if not _CALL_SID.match(sid):
         raise InvalidInput(f"{name} missing or malformed: {sid[:40]!r}", name)
     return sid
 
 
+def _optional_sid(form: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str | None:
+    sid = parsing.token(form.get(name))
+    return sid if pattern.match(sid) else None
+
+
 def _float(form: Mapping[str, str], name: str) -> float | None:
-    raw = (form.get(name) or "").strip()
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
+    return parsing.number(form.get(name), low=0.0, high=1.0)
 
 
 def _int(form: Mapping[str, str], name: str) -> int | None:
-    raw = (form.get(name) or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return parsing.integer(form.get(name))
+
+
+def _number(form: Mapping[str, str], name: str) -> str:
+    """A phone number as Twilio sent it; an overlong one is unknown (it fits no column)."""
+    return parsing.token(form.get(name), 32)
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,14 @@ class IncomingCall:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> IncomingCall:
-        to = (form.get("To") or "").strip()
+        to = _number(form, "To")
         if not to:
             raise InvalidInput("To missing", "To")
         return cls(
             call_sid=_call_sid(form),
-            from_number=(form.get("From") or "").strip(),
+            from_number=_number(form, "From"),
             to_number=to,
-            status=(form.get("CallStatus") or "ringing").strip(),
+            status=parsing.choice(form.get("CallStatus"), parsing.CALL_STATUSES) or "ringing",
         )
 
 
@@ -65,8 +71,8 @@ class GatherAnswer:
     def from_form(cls, form: Mapping[str, str]) -> GatherAnswer:
         return cls(
             call_sid=_call_sid(form),
-            digits=(form.get("Digits") or "").strip() or None,
-            speech=(form.get("SpeechResult") or "").strip() or None,
+            digits=parsing.line(form.get("Digits"), 16) or None,
+            speech=parsing.line(form.get("SpeechResult"), 1000) or None,
             confidence=_float(form, "Confidence"),
         )
 
@@ -82,8 +88,9 @@ class DialOutcome:
     def from_form(cls, form: Mapping[str, str]) -> DialOutcome:
         return cls(
             call_sid=_call_sid(form),
-            dial_status=(form.get("DialCallStatus") or "failed").strip(),
-            dial_call_sid=(form.get("DialCallSid") or "").strip() or None,
+            dial_status=parsing.choice(form.get("DialCallStatus"), parsing.DIAL_STATUSES)
+            or "failed",
+            dial_call_sid=_optional_sid(form, "DialCallSid", _CALL_SID),
             duration_s=_int(form, "DialCallDuration"),
         )
 
@@ -96,10 +103,9 @@ class VoicemailLeft:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> VoicemailLeft:
-        sid = (form.get("RecordingSid") or "").strip()
         return cls(
             call_sid=_call_sid(form),
-            recording_sid=sid if _RECORDING_SID.match(sid) else None,
+            recording_sid=_optional_sid(form, "RecordingSid", _RECORDING_SID),
             duration_s=_int(form, "RecordingDuration") or 0,
         )
 
@@ -115,12 +121,11 @@ class StatusUpdate:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> StatusUpdate:
-        parent = (form.get("ParentCallSid") or "").strip()
         return cls(
             call_sid=_call_sid(form),
-            status=(form.get("CallStatus") or "").strip(),
+            status=parsing.choice(form.get("CallStatus"), parsing.CALL_STATUSES) or "",
             duration_s=_int(form, "CallDuration"),
-            parent_call_sid=parent if _CALL_SID.match(parent) else None,
+            parent_call_sid=_optional_sid(form, "ParentCallSid", _CALL_SID),
         )
 
 
@@ -135,14 +140,19 @@ class RecordingStatus:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> RecordingStatus:
-        sid = (form.get("RecordingSid") or "").strip()
-        if not _RECORDING_SID.match(sid):
-            raise InvalidInput(f"RecordingSid missing or malformed: {sid[:40]!r}", "RecordingSid")
+        sid = _optional_sid(form, "RecordingSid", _RECORDING_SID)
+        if sid is None:
+            raise InvalidInput("RecordingSid missing or malformed", "RecordingSid")
+        status = parsing.choice(
+            form.get("RecordingStatus") or "completed", parsing.RECORDING_STATUSES
+        )
+        if status is None:
+            raise InvalidInput("RecordingStatus unknown", "RecordingStatus")
         return cls(
             call_sid=_call_sid(form),
             recording_sid=sid,
-            status=(form.get("RecordingStatus") or "completed").strip(),
-            url=(form.get("RecordingUrl") or "").strip(),
-            channels=_int(form, "RecordingChannels") or 1,
+            status=status,
+            url=parsing.text(form.get("RecordingUrl"), 2000).strip(),
+            channels=parsing.integer(form.get("RecordingChannels"), low=1, high=2) or 1,
             duration_s=_int(form, "RecordingDuration"),
         )

@@ -1,10 +1,13 @@
 """Texts from patients: STOP/START/HELP keyword families, the instant acknowledgment of a first
 message, and the missed-call text-back. Consent changes go to the append-only ledger.
 
-Keywords (DESIGN.md): the whole message, any case, surrounding spaces (a trailing "." or "!"
-is forgiven). STOP opts out at once with one confirmation; START/UNSTOP/YES opt back in (only
-when the number is opted out: a "yes" in a conversation is just a message); HELP/INFO answer
-with the practice's name and contact.
+Keywords (DESIGN.md): the whole message, normalized (width, case, punctuation, spacing).
+STOP, and an opt-out in plain words ("please stop", "stop texting me": ``ivr.opt_out``), opts
+out at once with one confirmation; a message that may be an opt-out ("wrong number", "stop" in
+a longer sentence) is flagged for a coordinator and pauses automated texts and calls
+(``ivr.opt_out_review``). START/UNSTOP/YES opt back in (only when the number is opted out: a
+"yes" in a conversation is just a message); HELP/INFO answer with the practice's name and
+contact.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError
+from contact_center.messaging import pause
 from contact_center.messaging import services as messaging
 from contact_center.messaging.events import InboundSms
 from contact_center.messaging.models import Conversation, Message, MessageKind
@@ -26,16 +30,12 @@ from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient, practice_by_number
 from contact_center.phones import to_e164
 from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction
+from ivr.opt_out import HELP_WORDS, START_WORDS, STOP_WORDS, Intent, intent_of, normalize
 from routing import dialer
 from routing.models import CallbackReason
 
 logger = logging.getLogger(__name__)
 
-STOP_WORDS = frozenset(
-    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
-)
-START_WORDS = frozenset({"start", "unstop", "yes"})
-HELP_WORDS = frozenset({"help", "info"})
 # A missed call older than this gets no text-back any more (it would not be a reply).
 TEXT_BACK_WINDOW = timedelta(minutes=15)
 
@@ -47,7 +47,9 @@ class Keyword(enum.StrEnum):
 
 
 def keyword_of(body: str) -> Keyword | None:
-    word = body.strip().rstrip(".!").strip().lower()
+    """The keyword family of a whole message, normalized ("ＳＴＯＰ", "Stop!", "S T O P",
+    "stop all", "opt-out"); None for anything else (see ``ivr.opt_out.intent_of``)."""
+    word = normalize(body).replace(" ", "")
     if word in STOP_WORDS:
         return Keyword.STOP
     if word in START_WORDS:
@@ -95,6 +97,7 @@ def _ledger(
     body: str,
     reply: str | None,
     now: datetime,
+    method: str = "keyword",
 ) -> None:
     session.add(
         ConsentRecord(
@@ -102,7 +105,7 @@ def _ledger(
             kind=ConsentKind.SMS,
             phone=phone,
             granted=granted,
-            method="keyword",
+            method=method,
             speech=body[:200],
             wording=reply,
             at=now,
@@ -158,14 +161,16 @@ def handle_inbound_sms(session: Session, event: InboundSms, now: datetime) -> Sm
         return SmsHandled()
     conversation = inbound.conversation
     keyword = keyword_of(event.body)
+    intent = Intent.OPT_OUT if keyword is Keyword.STOP else intent_of(event.body)
     opted_out = conversation.opted_out_at is not None
-    if keyword is Keyword.STOP:
+    if intent is Intent.OPT_OUT:
         if opted_out:
             return SmsHandled()  # one confirmation only
         # The confirmation is the last text this number gets: sent before the opt-out lands.
         reply = _reply(session, practice, phone, stop_confirmation(practice), now)
         messaging.set_opt_out(session, conversation, True, now)
-        _ledger(session, practice, phone, False, event.body, reply, now)
+        method = "keyword" if keyword is Keyword.STOP else "phrase"
+        _ledger(session, practice, phone, False, event.body, reply, now, method)
         dialer.stop_for_opt_out(session, practice.id, phone, now)
         return SmsHandled(reply=reply)
     if keyword is Keyword.START and opted_out:
@@ -178,6 +183,12 @@ def handle_inbound_sms(session: Session, event: InboundSms, now: datetime) -> Sm
         _ledger(session, practice, phone, not opted_out, event.body, reply, now)
         return SmsHandled(reply=reply)
     conversation.needs_reply = True
+    if intent is Intent.POSSIBLE and not opted_out:
+        # A person decides (the inbox's review queue); until then no acknowledgment, no new
+        # callback, and every automated text and call to the number waits.
+        if pause.flag_possible_opt_out(session, conversation, now):
+            logger.info("possible opt-out message_sid=%s", event.message_sid)
+        return SmsHandled()
     if opted_out or not inbound.first:
         return SmsHandled()  # the coordinators' inbox, no automatic reply
     task, attempt = dialer.open_callback(

@@ -9,9 +9,8 @@ from flask import Blueprint, Response, request
 from contact_center import clock
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
-from contact_center.jobs import left_to_reconciler
 from contact_center.messaging.events import InboundSms
-from contact_center.webhooks import app_settings, messaging_twiml, twilio_signed
+from contact_center.webhooks import messaging_twiml, twilio_signed
 from ivr import sms
 from routing import dialer_jobs
 
@@ -29,7 +28,6 @@ def incoming() -> Response:
         return messaging_twiml(None)
     with session_scope() as session:
         handled = sms.handle_inbound_sms(session, event, clock.now())
-    if handled.dial_attempt_id is not None:
-        with left_to_reconciler(f"callback for sms {event.message_sid}"):
-            dialer_jobs.schedule_attempt(app_settings(), handled.dial_attempt_id, handled.dial_due)
+        if handled.dial_attempt_id is not None:
+            dialer_jobs.schedule_attempt(session, handled.dial_attempt_id, handled.dial_due)
     return messaging_twiml(handled.reply)

@@ -6,9 +6,8 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
-from contact_center.jobs import left_to_reconciler
 from contact_center.voice import EMPTY, apology_and_hangup, apology_and_voicemail
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services
@@ -49,11 +48,9 @@ def consent() -> Response:
 @voice_webhook(apology_and_voicemail)
 def menu() -> Response:
     event = GatherAnswer.from_form(request.form)
-    attempt = request.args.get("attempt", "1")
+    attempt = parsing.integer(request.args.get("attempt"), low=1, default=1) or 1
     with session_scope() as session:
-        script = services.choose_menu(
-            session, event, int(attempt) if attempt.isdigit() else 1, clock.now(), _options()
-        )
+        script = services.choose_menu(session, event, attempt, clock.now(), _options())
     return twiml(script)
 
 
@@ -82,7 +79,7 @@ def voicemail() -> Response:
 @voice_webhook(lambda: EMPTY)  # the coordinator is connected even if the whisper fails
 def whisper() -> Response:
     with session_scope() as session:
-        script = services.whisper(session, request.args.get("call", ""))
+        script = services.whisper(session, parsing.token(request.args.get("call")))
     return twiml(script)
 
 
@@ -92,10 +89,9 @@ def status() -> Response:
     event = StatusUpdate.from_form(request.form)
     with session_scope() as session:
         moved = services.update_call_status(session, event, clock.now())
-    if moved and event.status in FINAL_STATUSES:
-        # Missed-call text-back; the job checks the call went unanswered and may be texted.
-        with left_to_reconciler(f"text-back {event.call_sid}"):
-            schedule_text_back(app_settings(), event.call_sid)
+        if moved and event.status in FINAL_STATUSES:
+            # Missed-call text-back; the job checks the call went unanswered and may be texted.
+            schedule_text_back(session, event.call_sid)
     return twiml(EMPTY)
 
 
@@ -103,7 +99,7 @@ def status() -> Response:
 @twilio_signed
 def agent_status() -> Response:
     event = StatusUpdate.from_form(request.form)
-    parent = request.args.get("call") or event.parent_call_sid or ""
+    parent = parsing.token(request.args.get("call")) or event.parent_call_sid or ""
     with session_scope() as session:
         services.coordinator_leg_status(session, parent, event.status, clock.now())
     return twiml(EMPTY)

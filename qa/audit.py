@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contact_center import auth
 from contact_center.errors import Forbidden
-from contact_center.models import Membership, Role
 from ivr.models import Call
 from qa.models import AuditEvent
 
@@ -32,16 +32,14 @@ class Reader:
     user_agent: str | None = None
 
 
+def on_call(call: Call) -> tuple[int | None, int | None]:
+    """The coordinators on a call: the one who answered it and the one reserved for it."""
+    return call.answered_by_id, call.coordinator_id
+
+
 def may_read_call(session: Session, user_id: int, call: Call) -> bool:
-    """QA leads and admins of the call's practice, and the coordinator who took the call."""
-    role = session.scalar(
-        select(Membership.role).where(
-            Membership.user_id == user_id, Membership.practice_id == call.practice_id
-        )
-    )
-    if role in (Role.QA_LEAD, Role.ADMIN):
-        return True
-    return role is Role.COORDINATOR and user_id in (call.answered_by_id, call.coordinator_id)
+    """The one call access rule (``contact_center.auth.may_handle_call``) for this call."""
+    return auth.may_handle_call(session, user_id, call.practice_id, on_call(call))
 
 
 def audit_read(

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appointments.models import Appointment, ServiceKind
+from appointments.services import BookingRequest, book_for_call
 from contact_center.errors import Forbidden, InvalidInput, NotFound
-from contact_center.models import Membership
 from ivr.models import Call
+from qa.audit import may_read_call
 from qa.models import CallOutcome, Disposition
 from qa.scoring import normalize
 from transcription.turns import Turn
@@ -122,10 +124,16 @@ def set_outcome(
     *,
     booked_for: datetime | None = None,
     note: str | None = None,
+    booking: BookingRequest | None = None,
 ) -> CallOutcome:
-    """The coordinator's disposition of a call. Raises InvalidInput, Forbidden or NotFound.
+    """The coordinator's disposition of a call. Raises InvalidInput, Forbidden or NotFound,
+    and SlotTaken (appointments.services) when the slot booked went to someone else.
 
-    A booked consultation needs its date.
+    Only those the call access rule allows (the coordinator on the call, QA leads, admins).
+
+    A booked consultation needs its date: a ``booking`` (service and free slot, from the
+    wrap-up's booking form) books the caller in the same transaction, and the appointment's
+    start becomes ``booked_for``; a bare ``booked_for`` is still accepted (no appointment).
     """
     call = session.get(Call, call_id)
     if call is None:
@@ -134,15 +142,25 @@ def set_outcome(
         disposition = Disposition(disposition)
     except ValueError as exc:
         raise InvalidInput(f"unknown disposition {disposition!r}", "disposition") from exc
-    if disposition is Disposition.BOOKED_CONSULTATION and booked_for is None:
+    if booking is not None and not disposition.booked:
+        booking = None  # the form's booking fields are left over from another choice
+    if disposition is Disposition.BOOKED_CONSULTATION and booked_for is None and booking is None:
         raise InvalidInput("a booked consultation needs its date and time", "booked_for")
-    member = session.scalar(
-        select(Membership.id).where(
-            Membership.user_id == user_id, Membership.practice_id == call.practice_id
+    if not may_read_call(session, user_id, call):
+        raise Forbidden(
+            "only the coordinator on this call and the practice's QA leads and admins set "
+            "its outcome"
         )
-    )
-    if member is None:
-        raise Forbidden("only the practice's staff set a call's outcome")
+    if booking is not None:
+        kind = (
+            ServiceKind.CONSULTATION
+            if disposition is Disposition.BOOKED_CONSULTATION
+            else ServiceKind.TREATMENT
+        )
+        appointment: Appointment = book_for_call(
+            session, call.practice_id, call.id, call.patient_id, booking, kind, user_id, now
+        )
+        booked_for = appointment.start_at
     outcome = _outcome(session, call)
     outcome.disposition = disposition
     outcome.booked_for = booked_for

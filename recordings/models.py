@@ -71,3 +71,22 @@ class RecordingPolicy(Base):
     )
     retention_days: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_DAYS)
     delete_at_twilio_after_store: Mapped[bool] = mapped_column(default=False)
+
+
+class TwilioDeletion(Base):
+    """A recording Twilio still holds that must go: one made without consent (no Recording row
+    is ever kept for it) or one stored here whose practice deletes Twilio's copy. Pending while
+    ``deleted_at`` is empty; the deletion job and its reconciler retry until Twilio confirms."""
+
+    __tablename__ = "recording_twilio_deletions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practices.id", ondelete="CASCADE"), index=True
+    )
+    recording_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))  # no_consent | stored_here
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)

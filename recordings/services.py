@@ -26,6 +26,7 @@ from recordings.models import (
     RecordingPolicy,
     RecordingSource,
     StorageState,
+    TwilioDeletion,
 )
 from recordings.storage import StoredFile
 
@@ -71,6 +72,7 @@ def attach_recording(
             {"problem": "recording_without_consent", "recording_sid": event.recording_sid},
             dedupe_key=f"compliance:{event.recording_sid}",
         )
+        request_twilio_deletion(session, call.practice_id, event.recording_sid, "no_consent", now)
         return RecordingDecision(event.recording_sid, keep=False, new=True)
     session.add(
         Recording(
@@ -192,7 +194,56 @@ def mark_stored(
         dedupe_key=f"recording-stored:{recording_sid}",
     )
     session.flush()
-    return policy_for(session, rec.practice_id)
+    policy = policy_for(session, rec.practice_id)
+    if policy.delete_at_twilio_after_store:
+        request_twilio_deletion(session, rec.practice_id, recording_sid, "stored_here", now)
+    return policy
+
+
+def request_twilio_deletion(
+    session: Session, practice_id: int, recording_sid: str, reason: str, now: datetime
+) -> TwilioDeletion:
+    """Keep a pending deletion of Twilio's copy (once per RecordingSid); the caller starts
+    ``recordings.jobs.delete_at_twilio`` after its commit, and ``reconcile_deletions`` retries
+    it until Twilio confirms."""
+    pending = session.scalars(
+        select(TwilioDeletion).where(TwilioDeletion.recording_sid == recording_sid)
+    ).one_or_none()
+    if pending is None:
+        pending = TwilioDeletion(
+            practice_id=practice_id, recording_sid=recording_sid, reason=reason, requested_at=now
+        )
+        session.add(pending)
+        session.flush()
+    return pending
+
+
+def deletion_pending(session: Session, recording_sid: str) -> bool:
+    """True while Twilio's copy of the recording is still to be deleted."""
+    pending = session.scalars(
+        select(TwilioDeletion).where(TwilioDeletion.recording_sid == recording_sid)
+    ).one_or_none()
+    return pending is not None and pending.deleted_at is None
+
+
+def note_deletion_failure(session: Session, recording_sid: str, error: str) -> None:
+    pending = session.scalars(
+        select(TwilioDeletion).where(TwilioDeletion.recording_sid == recording_sid)
+    ).one_or_none()
+    if pending is not None:
+        pending.attempts += 1
+        pending.last_error = error[:2000]
+
+
+def pending_deletions(session: Session, older_than: datetime) -> list[str]:
+    """RecordingSids Twilio still holds that must go (for the reconciler)."""
+    return list(
+        session.scalars(
+            select(TwilioDeletion.recording_sid)
+            .where(TwilioDeletion.deleted_at.is_(None), TwilioDeletion.requested_at < older_than)
+            .order_by(TwilioDeletion.id)
+        )
+    )
 
 
 def mark_deleted_at_twilio(session: Session, recording_sid: str, now: datetime) -> None:
@@ -201,6 +252,12 @@ def mark_deleted_at_twilio(session: Session, recording_sid: str, now: datetime) 
     ).one_or_none()
     if rec is not None and rec.deleted_at_twilio_at is None:
         rec.deleted_at_twilio_at = now
+    pending = session.scalars(
+        select(TwilioDeletion).where(TwilioDeletion.recording_sid == recording_sid)
+    ).one_or_none()
+    if pending is not None and pending.deleted_at is None:
+        pending.attempts += 1
+        pending.deleted_at = now
 
 
 def policy_for(session: Session, practice_id: int) -> RecordingPolicy:

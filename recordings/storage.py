@@ -10,6 +10,8 @@ The per-file key is HKDF-SHA256(RECORDINGS_KEY, salt, info = context), where ``c
 recording (its RecordingSid), so a file copied over another recording's path does not decrypt.
 The counter and the last-segment flag in the nonce make reordered, dropped or truncated segments
 fail authentication. One segment is in memory at a time, whatever the recording's length.
+Every segment but the last holds exactly SEGMENT_BYTES, so a byte range is read by seeking to its
+first segment: a range near the end of a long recording decrypts only the segments it covers.
 """
 
 from __future__ import annotations
@@ -124,6 +126,38 @@ def decrypt_stream(master: bytes, context: str, source: BinaryIO) -> Iterator[by
         counter += 1
 
 
+def decrypt_range(
+    master: bytes, context: str, source: BinaryIO, start: int, end: int
+) -> Iterator[bytes]:
+    """Yield plaintext bytes ``start..end`` (inclusive) from a seekable encrypted file,
+    decrypting only the segments that hold them. Raises StorageError on tampering."""
+    header_size = len(MAGIC) + SALT_BYTES
+    header = source.read(header_size)
+    if len(header) != header_size or not header.startswith(MAGIC):
+        raise StorageError("not an encrypted recording (bad header)")
+    cipher = _file_cipher(master, header[len(MAGIC) :], context)
+    aad = MAGIC + context.encode()
+    stride = SEGMENT_BYTES + TAG_BYTES
+    body_size = source.seek(0, os.SEEK_END) - header_size
+    count = max(1, -(-body_size // stride))
+    first = max(start, 0) // SEGMENT_BYTES
+    if first >= count or end < start:
+        return
+    source.seek(header_size + first * stride)
+    for counter in range(first, count):
+        offset = counter * SEGMENT_BYTES
+        try:
+            plain = cipher.decrypt(_nonce(counter, counter == count - 1), source.read(stride), aad)
+        except InvalidTag as exc:
+            raise StorageError(
+                f"encrypted recording failed authentication at segment {counter} "
+                "(tampered, truncated, wrong key or wrong recording)"
+            ) from exc
+        yield plain[max(start - offset, 0) : max(end + 1 - offset, 0)]
+        if offset + len(plain) > end:
+            return
+
+
 class RecordingStore:
     """Encrypted recordings under one root directory, one file per RecordingSid."""
 
@@ -167,17 +201,12 @@ class RecordingStore:
             raise StorageError(f"stored recording {recording_sid} does not match its checksum")
 
     def read_range(self, path: Path, recording_sid: str, start: int, end: int) -> Iterator[bytes]:
-        """Yield plaintext bytes ``start..end`` (inclusive), decrypting segment by segment so
-        memory stays flat (the segments before ``start`` are decrypted and dropped)."""
-        offset = 0
-        for chunk in self.read(path, recording_sid):
-            lo, hi = offset, offset + len(chunk)
-            offset = hi
-            if hi <= start:
-                continue
-            yield chunk[max(start - lo, 0) : min(end + 1 - lo, len(chunk))]
-            if hi > end:
-                return
+        """Yield plaintext bytes ``start..end`` (inclusive): the file is seeked to the first
+        segment holding ``start``; only the segments in the range are decrypted."""
+        if not Path(path).is_file():
+            raise StorageError(f"stored recording {recording_sid} is missing")
+        with open(path, "rb") as source:
+            yield from decrypt_range(self._key, recording_sid, source, start, end)
 
     @contextmanager
     def plaintext_copy(self, path: Path, recording_sid: str, sha256: str | None) -> Iterator[Path]:

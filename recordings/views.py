@@ -6,9 +6,8 @@ from flask import Blueprint, Response, request
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import enqueue, left_to_reconciler
 from contact_center.voice import EMPTY
-from contact_center.webhooks import app_settings, twilio_signed, twiml
+from contact_center.webhooks import twilio_signed, twiml
 from ivr.events import RecordingStatus
 from recordings import jobs, services
 from recordings.models import RecordingSource
@@ -27,14 +26,8 @@ def status() -> Response:
     )
     with session_scope() as session:
         decision = services.attach_recording(session, event, source, clock.now())
-    with left_to_reconciler(f"recording {decision.recording_sid}"):
         if decision.keep and decision.new:
-            jobs.enqueue_download(app_settings(), decision.recording_sid)
-        if not decision.keep:
-            enqueue(
-                app_settings(),
-                jobs.delete_at_twilio,
-                decision.recording_sid,
-                job_id=f"delete-recording-{decision.recording_sid}",
-            )
+            jobs.enqueue_download(session, decision.recording_sid)
+        if not decision.keep and services.deletion_pending(session, decision.recording_sid):
+            jobs.schedule_deletion(session, decision.recording_sid)
     return twiml(EMPTY)

@@ -20,7 +20,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contact_center.messaging import quiet_hours
+from contact_center.messaging import calling_hours, quiet_hours
+from contact_center.messaging import services as messaging
 from contact_center.models import Membership, Practice, Role
 from contact_center.voice import Hangup, Say, Script
 from routing import dialer, dialer_legs, outreach, presence, sla
@@ -88,9 +89,16 @@ def start_callback_call(
     if why is not None:
         dialer.cancel(session, task, None, why, now)
         return _refuse(f"the {why}")
+    if messaging.contact_paused(session, task.practice_id, task.phone):
+        return _refuse(
+            "the patient's last text may be an opt-out: confirm or clear it in the inbox first"
+        )
     practice = session.get_one(Practice, task.practice_id)
-    if quiet_hours.is_quiet(task.phone, practice.timezone, now):
-        return _refuse("it is outside 8 AM to 9 PM where the patient lives")
+    if quiet_hours.is_quiet(
+        task.phone, practice.timezone, now, practice_number=practice.phone_number
+    ):
+        window = calling_hours.window_for(task.phone, practice.phone_number)
+        return _refuse(f"it is outside {window.spoken()} where the patient lives")
     attempt = _current_attempt(session, task, now)
     if attempt.state is not AttemptState.SCHEDULED:
         return _refuse("another coordinator is calling this patient right now")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from contact_center.messaging import quiet_hours
 from contact_center.messaging import services as messaging
+from contact_center.messaging.pause import REVIEW_RECHECK
 from contact_center.models import Practice
 from contact_center.voice import Hangup, Say, Script
 from ivr.models import Call, CallStatus, Direction
@@ -188,14 +189,22 @@ def claim(session: Session, attempt_id: int, now: datetime) -> DialOrder | Wait 
     if why is not None:
         cancel(session, task, attempt, why, now)
         return None
+    if messaging.contact_paused(session, task.practice_id, task.phone):
+        attempt.due_at = now + REVIEW_RECHECK  # a possible opt-out: a person decides first
+        return Wait(attempt.due_at)
     practice = session.get_one(Practice, task.practice_id)
-    if quiet_hours.is_quiet(task.phone, practice.timezone, now):
-        attempt.due_at = quiet_hours.next_allowed(task.phone, practice.timezone, now)
+    where = practice.phone_number
+    if quiet_hours.is_quiet(task.phone, practice.timezone, now, practice_number=where):
+        attempt.due_at = quiet_hours.next_allowed(
+            task.phone, practice.timezone, now, practice_number=where
+        )
         return Wait(attempt.due_at)
     cap = outreach.cap_of(sla.dialer_settings(session, practice.id))
     until = outreach.cap_reached_until(session, practice.id, task.phone, cap, now)
     if until is not None:
-        attempt.due_at = quiet_hours.next_allowed(task.phone, practice.timezone, until)
+        attempt.due_at = quiet_hours.next_allowed(
+            task.phone, practice.timezone, until, practice_number=practice.phone_number
+        )
         logger.info("attempt %s waits for the daily cap until %s", attempt.id, attempt.due_at)
         return Wait(attempt.due_at)
     if outreach.busy_elsewhere(session, practice.id, task.phone, attempt.id):

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import REALTIME, enqueue, enqueue_at
+from contact_center.jobs import REALTIME, after_commit
 from contact_center.runtime import current_settings
-from contact_center.settings import Settings
 from contact_center.twilio import get_adapter
 from routing import dialer
 
@@ -21,22 +22,28 @@ logger = logging.getLogger(__name__)
 BATCH = 25
 
 
-def schedule_attempt(settings: Settings, attempt_id: int, due: datetime | None = None) -> None:
-    """Enqueue the dial of an attempt now, or at its due time (enqueue after the commit)."""
+def schedule_attempt(session: Session, attempt_id: int, due: datetime | None = None) -> None:
+    """Dial an attempt once ``session`` commits: now, or at its due time."""
     if due is not None and due > clock.now():
-        enqueue_at(
-            settings, due, dial_attempt, attempt_id, queue=REALTIME, job_id=f"dial-{attempt_id}-at"
+        after_commit(
+            session,
+            dial_attempt,
+            attempt_id,
+            queue=REALTIME,
+            job_id=f"dial-{attempt_id}-at",
+            at=due,
         )
     else:
-        enqueue(settings, dial_attempt, attempt_id, queue=REALTIME, job_id=f"dial-{attempt_id}")
+        after_commit(session, dial_attempt, attempt_id, queue=REALTIME, job_id=f"dial-{attempt_id}")
 
 
-def schedule_practice(settings: Settings, practice_id: int) -> None:
+def schedule_practice(session: Session, practice_id: int) -> None:
     """A coordinator may have become free, or an attempt came due: dial the practice's due
-    attempts. Coalesced: a burst of requests is one waiting job (plus one after a running one).
+    attempts once ``session`` commits. Coalesced: a burst of requests is one waiting job (plus
+    one after a running one).
     """
-    enqueue(
-        settings,
+    after_commit(
+        session,
         dial_next,
         practice_id,
         queue=REALTIME,
@@ -45,15 +52,15 @@ def schedule_practice(settings: Settings, practice_id: int) -> None:
 
 
 def schedule_first_dial(
-    settings: Settings, practice_id: int, attempt_id: int, due: datetime | None
+    session: Session, practice_id: int, attempt_id: int, due: datetime | None
 ) -> None:
     """A new callback task's first attempt: at its due time, or now through the practice's
     ``dial_next`` (oldest first, and a burst of leads does not become a burst of dial jobs
     that mostly find every coordinator busy)."""
     if due is not None and due > clock.now():
-        schedule_attempt(settings, attempt_id, due)
+        schedule_attempt(session, attempt_id, due)
     else:
-        schedule_practice(settings, practice_id)
+        schedule_practice(session, practice_id)
 
 
 def _dial(attempt_id: int) -> dialer.DialOrder | dialer.Wait | None:
@@ -86,7 +93,8 @@ def dial_attempt(attempt_id: int) -> None:
     """Dial one attempt if it is due and a coordinator is free (safe to run any number of times)."""
     outcome = _dial(attempt_id)
     if isinstance(outcome, dialer.Wait) and outcome.until is not None:
-        schedule_attempt(current_settings(), attempt_id, outcome.until)
+        with session_scope() as session:
+            schedule_attempt(session, attempt_id, outcome.until)
 
 
 def dial_next(practice_id: int) -> int:
@@ -106,7 +114,8 @@ def dial_next(practice_id: int) -> int:
         else:
             skip.append(attempt_id)  # moved out of quiet hours, canceled or held elsewhere
     else:
-        schedule_practice(current_settings(), practice_id)  # more to do: yield, then continue
+        with session_scope() as session:  # more to do: yield, then continue
+            schedule_practice(session, practice_id)
     return dialed
 
 
@@ -114,9 +123,8 @@ def reconcile_due() -> None:
     """The periodic reconciler: re-enqueue what the database says is due (see reconcile.py)."""
     from routing import reconcile
 
-    settings = current_settings()
     with session_scope() as session:
         plan = reconcile.reconcile(session, clock.now())
-    for practice_id in plan.practices:
-        schedule_practice(settings, practice_id)
+        for practice_id in plan.practices:
+            schedule_practice(session, practice_id)
     logger.info("reconciled %s", plan)

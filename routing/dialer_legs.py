@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from contact_center.messaging import quiet_hours
+from contact_center.messaging import services as messaging
+from contact_center.messaging.pause import REVIEW_RECHECK
 from contact_center.models import Practice
 from contact_center.voice import Dial, Gather, Hangup, Say, Script
 from routing import outreach, sla
@@ -41,26 +45,57 @@ def _current(
     return attempt
 
 
-def connect(session: Session, attempt_id: int, token: str, call_sid: str, now: datetime) -> Script:
+def connect(
+    session: Session, attempt_id: int, token: str, call_sid: str, now: datetime
+) -> tuple[Script, CallbackAttempt | None]:
     """The coordinator answered: announce the callback, then dial the patient (at most once
-    per attempt: the move to ``bridging`` happens once, under the row lock)."""
+    per attempt: the move to ``bridging`` happens once, under the row lock).
+
+    Quiet hours are checked again here, for the patient's leg: the coordinator's leg may
+    have been placed at 20:59:58 and answered after the patient's window closed. Then the
+    patient is not dialed, the coordinator hears why, and the attempt goes back to
+    ``scheduled`` at the next allowed minute (returned, to schedule after the commit).
+    """
     attempt = _current(session, attempt_id, token, (AttemptState.CLAIMED, AttemptState.RINGING))
     if attempt is None:
         logger.warning("stale dialer leg attempt=%s call_sid=%s", attempt_id, call_sid)
-        return ALREADY_HANDLED
+        return ALREADY_HANDLED, None
     task = session.get_one(CallbackTask, attempt.task_id)
     why = stop_reason(session, task)
     if why is not None:
         attempt.state = AttemptState.CANCELED
         cancel(session, task, None, why, now)
         attempt.outcome, attempt.ended_at, attempt.note = AttemptOutcome.CANCELED, now, why
-        return Script.of(Say(f"This callback was canceled: {why}. Thank you."), Hangup())
+        return Script.of(Say(f"This callback was canceled: {why}. Thank you."), Hangup()), None
     practice = session.get_one(Practice, task.practice_id)
+    if messaging.contact_paused(session, task.practice_id, task.phone):
+        _defer(session, attempt, token, now + REVIEW_RECHECK, now, "possible opt-out")
+        return Script.of(
+            Say(
+                "The patient's last text may ask us to stop contacting them. Please review it "
+                "in the inbox before we call. Thank you."
+            ),
+            Hangup(),
+        ), attempt
+    where = practice.phone_number
+    if quiet_hours.is_quiet(task.phone, practice.timezone, now, practice_number=where):
+        due = quiet_hours.next_allowed(task.phone, practice.timezone, now, practice_number=where)
+        _defer(session, attempt, token, due, now, "quiet hours")
+        local = due.astimezone(ZoneInfo(practice.timezone))
+        when = f"{local:%A} at {local:%I:%M %p}".replace(" at 0", " at ")
+        return Script.of(
+            Say(
+                "The patient's calling hours have just ended, so we will not dial them now. "
+                f"This callback is rescheduled for {when}, your time. Thank you."
+            ),
+            Hangup(),
+        ), attempt
     not_now = _not_now(session, attempt, task, practice, now)
     if not_now is not None:
-        unclaim(session, attempt.id, token, now)
-        attempt.due_at = not_now
-        return Script.of(Say("This patient cannot be called right now. Thank you."), Hangup())
+        _defer(session, attempt, token, not_now, now, "daily cap or another attempt under way")
+        return Script.of(
+            Say("This patient cannot be called right now. Thank you."), Hangup()
+        ), attempt
     attempt.state = AttemptState.BRIDGING
     attempt.coordinator_call_sid = attempt.coordinator_call_sid or call_sid
     attempt.dialed_at = attempt.dialed_at or now
@@ -72,7 +107,21 @@ def connect(session: Session, attempt_id: int, token: str, call_sid: str, now: d
             "Connecting you to the patient now."
         ),
         patient_dial(attempt, task, practice),
-    )
+    ), None
+
+
+def _defer(
+    session: Session,
+    attempt: CallbackAttempt,
+    token: str,
+    due: datetime,
+    now: datetime,
+    why: str,
+) -> None:
+    """The patient is not dialed on this leg: release the coordinator, try again at ``due``."""
+    unclaim(session, attempt.id, token, now)
+    attempt.due_at = due
+    logger.info("patient leg not dialed (%s) attempt=%s due=%s", why, attempt.id, due.isoformat())
 
 
 def _not_now(

@@ -7,10 +7,10 @@ import logging
 
 from flask import Blueprint, Response, request
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.voice import EMPTY, Hangup, Say, Script
-from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
+from contact_center.webhooks import twilio_signed, twiml, voice_webhook
 from routing import dialer_jobs, dialer_legs
 
 logger = logging.getLogger(__name__)
@@ -22,8 +22,8 @@ def _sorry() -> Script:
 
 
 def _attempt() -> tuple[int, str]:
-    raw = request.args.get("attempt", "")
-    return (int(raw) if raw.isdigit() else 0), request.args.get("token", "")
+    attempt = parsing.ident(request.args.get("attempt")) or 0
+    return attempt, parsing.token(request.args.get("token"), 128)
 
 
 @bp.post("/connect")
@@ -32,9 +32,11 @@ def _attempt() -> tuple[int, str]:
 def connect() -> Response:
     attempt_id, token = _attempt()
     with session_scope() as session:
-        script = dialer_legs.connect(
-            session, attempt_id, token, request.form.get("CallSid", ""), clock.now()
+        script, deferred = dialer_legs.connect(
+            session, attempt_id, token, parsing.token(request.form.get("CallSid"), 34), clock.now()
         )
+        if deferred:  # the patient's hours closed while the coordinator's phone rang
+            dialer_jobs.schedule_attempt(session, deferred.id, deferred.due_at)
     return twiml(script)
 
 
@@ -43,14 +45,13 @@ def connect() -> Response:
 @voice_webhook(_sorry)
 def bridge_result() -> Response:
     attempt_id, token = _attempt()
-    status = (request.form.get("DialCallStatus") or "failed").strip()
+    status = parsing.choice(request.form.get("DialCallStatus"), parsing.DIAL_STATUSES) or "failed"
     with session_scope() as session:
         script, following = dialer_legs.bridge_result(
             session, attempt_id, token, status, clock.now()
         )
-        due = (following.id, following.due_at) if following else None
-    if due:
-        dialer_jobs.schedule_attempt(app_settings(), *due)
+        if following:
+            dialer_jobs.schedule_attempt(session, following.id, following.due_at)
     return twiml(script)
 
 
@@ -59,14 +60,13 @@ def bridge_result() -> Response:
 @voice_webhook(_sorry)
 def outcome() -> Response:
     attempt_id, token = _attempt()
-    digits = (request.form.get("Digits") or "").strip() or None
+    digits = parsing.line(request.form.get("Digits"), 16) or None
     with session_scope() as session:
         script, following = dialer_legs.record_outcome(
             session, attempt_id, token, digits, clock.now()
         )
-        due = (following.id, following.due_at) if following else None
-    if due:
-        dialer_jobs.schedule_attempt(app_settings(), *due)
+        if following:
+            dialer_jobs.schedule_attempt(session, following.id, following.due_at)
     return twiml(script)
 
 
@@ -74,16 +74,15 @@ def outcome() -> Response:
 @twilio_signed
 def status() -> Response:
     attempt_id, token = _attempt()
-    raw = (request.form.get("CallDuration") or "").strip()
     with session_scope() as session:
         freed = dialer_legs.leg_status(
             session,
             attempt_id,
             token,
-            (request.form.get("CallStatus") or "").strip(),
-            int(raw) if raw.isdigit() else None,
+            parsing.choice(request.form.get("CallStatus"), parsing.CALL_STATUSES) or "",
+            parsing.integer(request.form.get("CallDuration")),
             clock.now(),
         )
-    if freed is not None:
-        dialer_jobs.schedule_practice(app_settings(), freed)
+        if freed is not None:
+            dialer_jobs.schedule_practice(session, freed)
     return twiml(EMPTY)

@@ -8,14 +8,18 @@ Idempotency-Key storage it uses are ``contact_center.leads``.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from contact_center.errors import InvalidInput
+from contact_center.errors import DomainError, InvalidInput
+from contact_center.leads import guard
 from contact_center.leads import services as leads
-from contact_center.leads.models import Lead
+from contact_center.leads.models import Lead, LeadSurge
 from contact_center.messaging import services as messaging
 from contact_center.messaging.models import MessageKind
 from contact_center.messaging.templates import acknowledgment
@@ -25,6 +29,21 @@ from ivr.models import ConsentKind, ConsentRecord
 from routing import dialer
 from routing.models import CallbackReason
 
+logger = logging.getLogger(__name__)
+
+SURGE_WINDOW = timedelta(hours=1)
+SURGE_BASELINE = timedelta(days=7)
+# One alert per surge: a practice still surging an hour later is alerted again.
+SURGE_QUIET = timedelta(hours=1)
+
+
+class LeadScreen(Protocol):
+    """The fraud checks of the API that posted the lead (rate limits live in Redis)."""
+
+    def screen(self, phone: str) -> None:
+        """A well-formed lead to ``phone``: the destination rules, then the rate limits per
+        API key, client address and number. Raises LeadRefused."""
+
 
 def accept_lead(
     session: Session,
@@ -33,11 +52,14 @@ def accept_lead(
     raw_body: bytes,
     data: Any,
     now: datetime,
+    screen: LeadScreen | None = None,
 ) -> leads.Accepted:
     """Take a web-form lead once per Idempotency-Key.
 
-    Raises ``InvalidInput`` (422, with the field), ``IdempotencyConflict`` and
-    ``RequestInFlight`` (the same key is being handled concurrently: ask again).
+    A replay of an answered key is not screened again (it texts and dials nothing new); a new
+    lead passes ``screen`` before anything is written. Raises ``InvalidInput`` (422, with the
+    field), ``LeadRefused`` (422 or 429), ``IdempotencyConflict`` and ``RequestInFlight`` (the
+    same key is being handled concurrently: ask again).
     """
     key = leads.checked_key(idempotency_key)
     digest = leads.request_digest(raw_body)
@@ -45,6 +67,8 @@ def accept_lead(
     if replay is not None:
         return replay
     form = leads.LeadForm.from_json(data)
+    if screen is not None:
+        screen.screen(form.phone)
     # Claim the key first: a concurrent twin waits on this row, then fails, then replays.
     claim = leads.claim_key(session, practice.id, key, digest, now)
 
@@ -117,6 +141,90 @@ def accept_lead(
         "sms": sms_state,
     }
     claim.status_code, claim.response = 201, body
+    surge = detect_surge(session, practice, now)
     return leads.Accepted(
-        201, body, message_id=message_id, attempt_id=attempt.id, attempt_due=attempt.due_at
+        201,
+        body,
+        message_id=message_id,
+        attempt_id=attempt.id,
+        attempt_due=attempt.due_at,
+        staff_alert_id=surge.alert_message_id if surge is not None else None,
     )
+
+
+def detect_surge(session: Session, practice: Practice, now: datetime) -> LeadSurge | None:
+    """A jump in the practice's lead rate: more leads in the last hour than the practice's
+    minimum and than ``surge_factor`` times its hourly average of the past week. Recorded
+    once per quiet period for the console; the manager is texted (through the one send
+    function) when the practice has staff alerts on."""
+    rules = guard.guard_settings(session, practice.id)
+    recent = _leads_since(session, practice.id, now - SURGE_WINDOW)
+    if recent < rules.surge_min_leads:
+        return None
+    week = _leads_since(session, practice.id, now - SURGE_BASELINE) - recent
+    hours = SURGE_BASELINE / SURGE_WINDOW - 1
+    baseline = week / hours
+    if recent <= rules.surge_factor * baseline:
+        return None
+    latest = session.scalar(
+        select(func.max(LeadSurge.detected_at)).where(LeadSurge.practice_id == practice.id)
+    )
+    if latest is not None and now - latest < SURGE_QUIET:
+        return None
+    surge = LeadSurge(
+        practice_id=practice.id,
+        detected_at=now,
+        leads_last_hour=recent,
+        baseline_per_hour=round(baseline, 2),
+    )
+    session.add(surge)
+    session.flush()
+    logger.warning(
+        "lead surge practice=%s leads_last_hour=%s baseline_per_hour=%.2f",
+        practice.id,
+        recent,
+        baseline,
+    )
+    _alert_manager(session, practice, surge, now)
+    return surge
+
+
+def _leads_since(session: Session, practice_id: int, since: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Lead)
+            .where(Lead.practice_id == practice_id, Lead.created_at >= since)
+        )
+        or 0
+    )
+
+
+def _alert_manager(session: Session, practice: Practice, surge: LeadSurge, now: datetime) -> None:
+    """The SLA alerts' path: the manager's number, the practice's staff-alert switch, the one
+    send function."""
+    if (
+        not practice.manager_phone
+        or not messaging.settings_for(session, practice.id).alert_manager_on_breach
+    ):
+        return
+    local = now.astimezone(ZoneInfo(practice.timezone))
+    text = (
+        f"{practice.name}: {surge.leads_last_hour} web leads in the last hour (usually "
+        f"{surge.baseline_per_hour:.0f}), as of {local.strftime('%I:%M %p').lstrip('0')}. "
+        "Check the console: this may be form abuse."
+    )
+    try:
+        message = messaging.send_sms(
+            session,
+            practice,
+            practice.manager_phone,
+            text,
+            MessageKind.STAFF_ALERT,
+            now,
+            dedupe_key=f"lead-surge:{surge.id}",
+        )
+    except DomainError as exc:
+        logger.warning("lead surge alert not sent practice=%s: %s", practice.id, exc)
+        return
+    surge.alert_message_id = message.id

@@ -1,35 +1,60 @@
-"""Work a routing decision leaves for after its transaction commits (REST redirects, timers).
+"""The jobs a routing decision starts once its transaction commits (REST redirects, timers).
 
-Services only note the work on the session (``after_commit``); ``routing.jobs.install`` turns
-notes into RQ jobs once the session's transaction has committed, and drops them on rollback.
-The notes are a fast path: the rows say what is due, and the reconciler re-enqueues anything a
-lost Redis forgot.
+Services call these; each notes the job on the session with ``contact_center.jobs.after_commit``
+(referenced by path: routing.jobs imports the services). The rows say what is due, and the
+reconciler (contact_center.schedule) redoes anything a lost Redis forgot.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-REDIRECT_WAITER = "redirect_waiter"  # args: queue entry id
-END_WRAP_UP = "end_wrap_up"  # args: user id, ISO time the wrap-up ends
-KICK_RECONCILER = "kick_reconciler"  # no args: make sure the periodic sweep is scheduled
-DIAL_ATTEMPT = "dial_attempt"  # args: practice id, attempt id, ISO time the attempt is due
-
-_KEY = "routing.after_commit"
+from contact_center import clock
+from contact_center.jobs import REALTIME, after_commit
 
 
-def after_commit(session: Session, kind: str, *args: Any) -> None:
-    notes: list[tuple[str, tuple[Any, ...]]] = session.info.setdefault(_KEY, [])
-    if (kind, args) not in notes:
-        notes.append((kind, args))
+def redirect_waiter(session: Session, entry_id: int) -> None:
+    after_commit(
+        session,
+        "routing.jobs.redirect_waiter",
+        entry_id,
+        queue=REALTIME,
+        job_id=f"redirect-waiter-{entry_id}",
+    )
 
 
-def take(session: Session) -> list[tuple[str, tuple[Any, ...]]]:
-    notes: list[tuple[str, tuple[Any, ...]]] = session.info.pop(_KEY, [])
-    return notes
+def end_wrap_up(session: Session, user_id: int, until: datetime) -> None:
+    after_commit(
+        session,
+        "routing.jobs.end_wrap_up",
+        user_id,
+        until.isoformat(),
+        queue=REALTIME,
+        job_id=f"end-wrap-up-{user_id}-{int(until.timestamp())}",
+        at=until,
+        timeout=30,
+    )
 
 
-def discard(session: Session) -> None:
-    session.info.pop(_KEY, None)
+def dial_attempt(session: Session, practice_id: int, attempt_id: int, due: datetime) -> None:
+    """A callback task's attempt is due at ``due``: dial it then, or now through the practice's
+    ``dial_next`` (the same jobs ``routing.dialer_jobs.schedule_first_dial`` notes)."""
+    if due > clock.now():
+        after_commit(
+            session,
+            "routing.dialer_jobs.dial_attempt",
+            attempt_id,
+            queue=REALTIME,
+            job_id=f"dial-{attempt_id}-at",
+            at=due,
+        )
+    else:
+        after_commit(
+            session,
+            "routing.dialer_jobs.dial_next",
+            practice_id,
+            queue=REALTIME,
+            job_id=f"dial-next-{practice_id}",
+        )

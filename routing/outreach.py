@@ -172,7 +172,9 @@ def ensure_attempt(
     the next allowed minute. None for a task held in the queue or closed."""
     if task.status not in (CallbackStatus.OPEN, CallbackStatus.IN_PROGRESS):
         return None
-    wanted = quiet_hours.next_allowed(task.phone, practice.timezone, max(task.due_at, now))
+    wanted = quiet_hours.next_allowed(
+        task.phone, practice.timezone, max(task.due_at, now), practice_number=practice.phone_number
+    )
     current = session.scalars(
         select(CallbackAttempt)
         .where(CallbackAttempt.task_id == task.id)

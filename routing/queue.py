@@ -207,7 +207,7 @@ def _assign(
         fresh=True,  # ``offers`` just grew: this key cannot exist yet
     )
     if redirect:
-        outbox.after_commit(session, outbox.REDIRECT_WAITER, entry.id)
+        outbox.redirect_waiter(session, entry.id)
 
 
 def _next_in_line(session: Session, user_id: int, practice_ids: list[int]) -> QueueEntry | None:
@@ -315,13 +315,7 @@ def release_callback(session: Session, entry: QueueEntry, now: datetime) -> None
             practice = session.get_one(Practice, task.practice_id)
             attempt = outreach.ensure_attempt(session, task, practice, now)
             if attempt is not None and attempt.state is AttemptState.SCHEDULED:
-                outbox.after_commit(
-                    session,
-                    outbox.DIAL_ATTEMPT,
-                    practice.id,
-                    attempt.id,
-                    attempt.due_at.isoformat(),
-                )
+                outbox.dial_attempt(session, practice.id, attempt.id, attempt.due_at)
     call = session.get_one(Call, entry.call_id)
     add_event(
         session,

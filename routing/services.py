@@ -121,7 +121,6 @@ def set_presence(
         _put_back(session, dropped, user_id, now)
     if presence.state is PresenceState.AVAILABLE:
         offer_next(session, user_id, now)
-    outbox.after_commit(session, outbox.KICK_RECONCILER)
     return presence
 
 
@@ -172,7 +171,7 @@ def finish_call(session: Session, user_id: int, call_sid: str, now: datetime) ->
     if presence.call_sid != call_sid:
         return False
     until = start_wrap_up(session, presence, _wrap_up_seconds(session, call_sid), now, call_sid)
-    outbox.after_commit(session, outbox.END_WRAP_UP, user_id, until.isoformat())
+    outbox.end_wrap_up(session, user_id, until)
     return True
 
 
@@ -405,9 +404,7 @@ def schedule_dial(
     and a note to enqueue its dial after the commit."""
     attempt = outreach.ensure_attempt(session, task, practice, now)
     if note_dial and attempt is not None and attempt.state is AttemptState.SCHEDULED:
-        outbox.after_commit(
-            session, outbox.DIAL_ATTEMPT, practice.id, attempt.id, attempt.due_at.isoformat()
-        )
+        outbox.dial_attempt(session, practice.id, attempt.id, attempt.due_at)
     return attempt
 
 

@@ -108,7 +108,9 @@ def next_attempt_due(
     steps = parse_cadence(settings.cadence or "now")
     step = steps[min(attempt_no - 1, len(steps) - 1)]
     base = after + step.delay if step.delay is not None else next_morning(practice, after)
-    return quiet_hours.next_allowed(phone, practice.timezone, base)
+    return quiet_hours.next_allowed(
+        phone, practice.timezone, base, practice_number=practice.phone_number
+    )
 
 
 def started_by(session: Session, task: CallbackTask, deadline: datetime) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput, NotFound
 from contact_center.models import Membership, Role, User
@@ -23,7 +23,7 @@ from contact_center.voice import Pause, Script, apology_and_voicemail
 from contact_center.web.access import current_user, practice_view
 from contact_center.webhooks import app_settings, twilio_signed, twiml, voice_webhook
 from ivr import services as ivr
-from routing import jobs, queue, services, waiting
+from routing import queue, services, waiting
 from routing.models import Presence, QueueEntry, QueueStatus
 
 queue_bp = Blueprint("queue", __name__, url_prefix="/twilio/queue")
@@ -36,7 +36,6 @@ LEAVE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Leave /></Respon
 def register(app: Flask) -> None:
     app.register_blueprint(queue_bp)
     app.register_blueprint(api_bp)
-    jobs.install()
 
 
 @dataclass(frozen=True)
@@ -51,19 +50,18 @@ class QueueEvent:
 
     @classmethod
     def from_request(cls, args: Mapping[str, str], form: Mapping[str, str]) -> QueueEvent:
-        sid = (form.get("CallSid") or "").strip()
+        sid = parsing.token(form.get("CallSid"))
         if not _CALL_SID.match(sid):
             raise InvalidInput("CallSid missing or malformed", "CallSid")
-        entry = (args.get("entry") or "").strip()
-        if not entry.isdigit():
+        entry = parsing.ident(args.get("entry"))
+        if entry is None:
             raise NotFound("no queue entry")
-        queue_time = (form.get("QueueTime") or "").strip()
         return cls(
-            entry_id=int(entry),
+            entry_id=entry,
             call_sid=sid,
-            queue_time_s=int(queue_time) if queue_time.isdigit() else 0,
-            result=(form.get("QueueResult") or "").strip().lower(),
-            digits=(form.get("Digits") or "").strip() or None,
+            queue_time_s=parsing.integer(form.get("QueueTime")) or 0,
+            result=parsing.choice(form.get("QueueResult"), parsing.QUEUE_RESULTS) or "",
+            digits=parsing.line(form.get("Digits"), 16) or None,
         )
 
 
@@ -163,11 +161,11 @@ def _presence_json(p: Presence, user: User) -> dict[str, Any]:
 @practice_view()
 def extend_wrap_up(practice_id: int) -> Response:
     """``{"seconds": 60}``: more after-call time for the logged-in coordinator."""
-    data = request.get_json(silent=True) or {}
-    try:
-        seconds = int(data.get("seconds", 60))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("seconds must be a number", "seconds") from exc
+    data = request.get_json(silent=True)
+    raw = data.get("seconds", 60) if isinstance(data, dict) else 60
+    seconds = parsing.integer(raw, low=-parsing.INT_MAX)
+    if seconds is None:
+        raise InvalidInput("seconds must be a whole number", "seconds")
     me = current_user()
     assert me is not None  # practice_view guarantees a login
     with session_scope() as session:

@@ -109,15 +109,16 @@ def wait_for(
 
 
 def blocked_on(engine: Engine, fragment: str) -> Callable[[], bool]:
-    """True once another backend of this database waits for a lock while running a statement
-    with ``fragment`` (other databases on the server run other test suites)."""
+    """True once another backend waits for a lock while running a statement with ``fragment``."""
 
     def check() -> bool:
         with engine.connect() as conn:
             waiting = conn.scalars(
                 text(
-                    "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND pid <> pg_backend_pid() AND datname = current_database()"
+                    "SELECT query FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                    # Only this test database: other suites on the same server block too.
+                    "AND datname = current_database()"
                 )
             ).all()
         return any(fragment in query for query in waiting)

@@ -16,22 +16,100 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import enqueue
+from contact_center.jobs import TRANSCRIPTION, after_commit
 from contact_center.runtime import current_settings
 from contact_center.settings import Settings
 from ivr.models import Call, Direction
 from qa import jobs as qa_jobs
+from qa.models import CallScore
 from recordings import services as recordings
-from recordings.models import RecordingSource
+from recordings.models import Recording, RecordingSource, StorageState
 from recordings.storage import store_for
 from transcription import audio, services
 from transcription.engines import Engine, Word, load_engine
+from transcription.models import Transcript
 from transcription.turns import merge_turns
 
 logger = logging.getLogger(__name__)
+
+TRANSCRIBE_TIMEOUT_S = 3600
+# The reconciler leaves recent work to its job (it may be waiting or running) and gives up on
+# work older than a week (a recording that keeps failing is in RQ's failed registry by then).
+RECONCILE_AFTER = timedelta(minutes=10)
+RECONCILE_WITHIN = timedelta(days=7)
+
+
+def schedule_transcription(session: Session, recording_sid: str) -> None:
+    """Transcribe a recording once ``session`` (which stored its audio) commits."""
+    after_commit(
+        session,
+        transcribe_recording,
+        recording_sid,
+        queue=TRANSCRIPTION,
+        job_id=f"transcribe-{recording_sid}",
+        timeout=TRANSCRIBE_TIMEOUT_S,
+        rerun_if_running=False,  # one long run at a time; the transcript is stored once
+    )
+
+
+def schedule_scoring(session: Session, transcript_id: int) -> None:
+    """Score a transcript once ``session`` (which stored it) commits."""
+    after_commit(
+        session,
+        qa_jobs.score_transcript,
+        transcript_id,
+        job_id=f"score-transcript-{transcript_id}",
+        rerun_if_running=False,
+    )
+
+
+def reconcile_transcripts() -> tuple[int, int]:
+    """The periodic reconciler: stored recordings without a transcript are transcribed, and
+    call transcripts without a score are scored (a lost Redis or a killed worker loses no
+    call's QA). Returns (transcriptions, scorings) started."""
+    now = clock.now()
+    with session_scope() as session:
+        untranscribed = list(
+            session.scalars(
+                select(Recording.recording_sid)
+                .outerjoin(Transcript, Transcript.recording_id == Recording.id)
+                .where(
+                    Recording.storage_state == StorageState.STORED,
+                    Recording.stored_at < now - RECONCILE_AFTER,
+                    Recording.stored_at > now - RECONCILE_WITHIN,
+                    Transcript.id.is_(None),
+                )
+                .order_by(Recording.id)
+            )
+        )
+        unscored = list(
+            session.scalars(
+                select(Transcript.id)
+                .join(Recording, Recording.id == Transcript.recording_id)
+                .outerjoin(CallScore, CallScore.transcript_id == Transcript.id)
+                .where(
+                    Recording.source == RecordingSource.CALL,
+                    Transcript.created_at < now - RECONCILE_AFTER,
+                    Transcript.created_at > now - RECONCILE_WITHIN,
+                    CallScore.id.is_(None),
+                )
+                .order_by(Transcript.id)
+            )
+        )
+        for sid in untranscribed:
+            schedule_transcription(session, sid)
+        for transcript_id in unscored:
+            schedule_scoring(session, transcript_id)
+    if untranscribed or unscored:
+        logger.info("transcripts reconciled transcribe=%s score=%s", untranscribed, unscored)
+    return len(untranscribed), len(unscored)
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -93,6 +171,8 @@ def transcribe_recording(recording_sid: str) -> int | None:
     )
     with session_scope() as session:
         transcript_id = services.store_transcript(session, recognized, clock.now()).id
+        if stored.source is RecordingSource.CALL:
+            schedule_scoring(session, transcript_id)
     logger.info(
         "transcribed recording_sid=%s engine=%s audio_s=%.1f rtf=%.2f words=%d",
         recording_sid,
@@ -101,11 +181,4 @@ def transcribe_recording(recording_sid: str) -> int | None:
         elapsed / max(info.duration_s, 1e-6),
         sum(len(w) for w in words.values()),
     )
-    if stored.source is RecordingSource.CALL:
-        enqueue(
-            settings,
-            qa_jobs.score_transcript,
-            transcript_id,
-            job_id=f"score-transcript-{transcript_id}",
-        )
     return transcript_id

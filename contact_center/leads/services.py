@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contact_center import parsing
 from contact_center.errors import DomainError, Forbidden, InvalidInput
 from contact_center.leads.models import ApiKey, IdempotentRequest
 from contact_center.models import Practice
@@ -124,6 +125,7 @@ def _text(data: Mapping[str, Any], field: str, limit: int, *, required: bool = F
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a string", field)
+    value = parsing.text(value)
     value = " ".join(value.split()) if field != "message" else value.strip()
     if len(value) > limit:
         raise InvalidInput(f"{field} is longer than {limit} characters", field)
@@ -138,6 +140,7 @@ class Accepted:
     message_id: int | None = None
     attempt_id: int | None = None
     attempt_due: datetime | None = None
+    staff_alert_id: int | None = None  # a text to the manager about a lead surge
 
 
 def stored_answer(session: Session, practice_id: int, key: str, digest: str) -> Accepted | None:
@@ -157,7 +160,7 @@ def stored_answer(session: Session, practice_id: int, key: str, digest: str) -> 
 
 def checked_key(idempotency_key: str | None) -> str:
     """The Idempotency-Key header, stripped; raises ``InvalidInput`` when missing or too long."""
-    key = (idempotency_key or "").strip()
+    key = parsing.text(idempotency_key).strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(
             "an Idempotency-Key header (1 to 255 characters) is required", "Idempotency-Key"

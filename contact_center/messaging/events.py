@@ -6,13 +6,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from contact_center import parsing
 from contact_center.errors import InvalidInput
 
 _MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 
 
 def _message_sid(form: Mapping[str, str]) -> str:
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    sid = parsing.token(form.get("MessageSid") or form.get("SmsSid"))
     if not _MESSAGE_SID.match(sid):
         raise InvalidInput(f"MessageSid missing or malformed: {sid[:40]!r}", "MessageSid")
     return sid
@@ -27,11 +28,12 @@ class InboundSms:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> InboundSms:
-        to = (form.get("To") or "").strip()
-        sender = (form.get("From") or "").strip()
+        to = parsing.token(form.get("To"), 32)
+        sender = parsing.token(form.get("From"), 32)
         if not to or not sender:
             raise InvalidInput("From and To are required", "To" if not to else "From")
-        return cls(_message_sid(form), sender, to, (form.get("Body") or "")[:1600])
+        # A NUL or a broken character is dropped, never the patient's text.
+        return cls(_message_sid(form), sender, to, parsing.text(form.get("Body"), 1600))
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class SmsStatus:
     def from_form(cls, form: Mapping[str, str]) -> SmsStatus:
         return cls(
             _message_sid(form),
-            (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower(),
-            (form.get("ErrorCode") or "").strip() or None,
+            parsing.choice(
+                form.get("MessageStatus") or form.get("SmsStatus"), parsing.MESSAGE_STATUSES
+            )
+            or "",
+            parsing.token(form.get("ErrorCode"), 16) or None,
         )

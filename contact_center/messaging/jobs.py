@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from contact_center import clock
 from contact_center.db import session_scope
-from contact_center.jobs import REALTIME, enqueue, enqueue_at
+from contact_center.jobs import REALTIME, after_commit
 from contact_center.messaging import services
 from contact_center.messaging.models import Message
 from contact_center.runtime import current_settings
-from contact_center.settings import Settings
 from contact_center.twilio import get_adapter
 
 logger = logging.getLogger(__name__)
@@ -32,9 +33,9 @@ def deliver_message(message_id: int) -> None:
             if outbound is None and message is not None and (message.status.value == "pending")
             else None
         )
-    if outbound is None:
         if later is not None:
-            schedule_delivery(settings, message_id, later)
+            schedule_delivery(session, message_id, later)
+    if outbound is None:
         return
     try:
         sid = get_adapter(settings).send_message(
@@ -52,21 +53,24 @@ def deliver_message(message_id: int) -> None:
     logger.info("sms handed to twilio message_id=%s message_sid=%s", message_id, sid)
 
 
-def schedule_delivery(settings: Settings, message_id: int, send_after: object = None) -> None:
-    """Enqueue delivery now, or at the message's ``send_after`` (quiet hours)."""
+def schedule_delivery(session: Session, message_id: int, send_after: object = None) -> None:
+    """Deliver the message once ``session`` commits: now, or at its ``send_after`` (quiet
+    hours). If Redis is away then, ``reconcile_texts`` sends it."""
     from datetime import datetime
 
     if isinstance(send_after, datetime) and send_after > clock.now():
-        enqueue_at(
-            settings,
-            send_after,
+        after_commit(
+            session,
             deliver_message,
             message_id,
             queue=REALTIME,
             job_id=f"sms-{message_id}-at",
+            at=send_after,
         )
     else:
-        enqueue(settings, deliver_message, message_id, queue=REALTIME, job_id=f"sms-{message_id}")
+        after_commit(
+            session, deliver_message, message_id, queue=REALTIME, job_id=f"sms-{message_id}"
+        )
 
 
 def recover_message(message_id: int) -> None:
@@ -86,8 +90,7 @@ def recover_message(message_id: int) -> None:
             services.mark_handed_over(session, message_id, sid, clock.now())
         else:
             services.release_after_error(session, message_id)
-    if sid is None:
-        schedule_delivery(settings, message_id)
+            schedule_delivery(session, message_id)
     logger.warning(
         "sms left sending by a dead worker message_id=%s: %s",
         message_id,
@@ -98,15 +101,18 @@ def recover_message(message_id: int) -> None:
 def reconcile_texts() -> None:
     """The periodic reconciler: pending texts that are due, and texts a dead worker left
     ``sending``, are enqueued again (the database says what is due; Redis may have lost it)."""
-    settings = current_settings()
     with session_scope() as session:
         due = services.pending_due(session, clock.now())
         stale = services.stale_sending(session, clock.now())
-    for message_id in due:
-        schedule_delivery(settings, message_id)
-    for message_id in stale:
-        enqueue(
-            settings, recover_message, message_id, queue=REALTIME, job_id=f"sms-{message_id}-lost"
-        )
+        for message_id in due:
+            schedule_delivery(session, message_id)
+        for message_id in stale:
+            after_commit(
+                session,
+                recover_message,
+                message_id,
+                queue=REALTIME,
+                job_id=f"sms-{message_id}-lost",
+            )
     if due or stale:
         logger.info("texts reconciled due=%s stale=%s", due, stale)

@@ -70,6 +70,9 @@ class Conversation(Base):
     phone: Mapped[str] = mapped_column(String(16))
     # Set by the STOP family, cleared by START: while set, nothing is sent to this number.
     opted_out_at: Mapped[datetime | None] = mapped_column()
+    # Set when the patient's text may be an opt-out ("wrong number", "stop" in a sentence):
+    # automated texts and every call pause until a person confirms or clears it.
+    opt_out_review_at: Mapped[datetime | None] = mapped_column()
     # The coordinators' inbox: a patient wrote and nobody has answered yet.
     needs_reply: Mapped[bool] = mapped_column(default=False)
     last_message_at: Mapped[datetime | None] = mapped_column()

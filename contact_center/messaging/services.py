@@ -1,6 +1,7 @@
 """Conversations, opt-out state and THE send function every outbound text goes through.
 
-``send_sms`` refuses opted-out numbers (``SmsRefused``) and PHI terms (``PhiInText``); anything
+``send_sms`` refuses opted-out numbers (``SmsRefused``) and PHI terms (``PhiInText``), holds
+automated texts to a number whose possible opt-out waits for review (``pause``); anything
 that is not a direct reply to what the patient just sent waits out the patient's quiet hours (or
 is refused, for a sender who is waiting on the answer). It only writes a ``pending`` message; the
 ``deliver_message`` job hands it to Twilio after the commit, re-checking everything first, so a
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, NotFound
-from contact_center.messaging import phi, quiet_hours
+from contact_center.messaging import pause, phi, quiet_hours
 from contact_center.messaging.models import (
     Conversation,
     Message,
@@ -27,6 +28,9 @@ from contact_center.messaging.models import (
     MessageKind,
     MessageStatus,
     MessagingSettings,
+)
+from contact_center.messaging.pause import (  # re-exported: "may we contact this number?"
+    contact_paused as contact_paused,
 )
 from contact_center.models import Practice
 
@@ -112,6 +116,7 @@ def set_opt_out(
     if (conversation.opted_out_at is not None) == opted_out:
         return False
     conversation.opted_out_at = now if opted_out else None
+    conversation.opt_out_review_at = None  # the patient decided: no review pending
     if opted_out:
         # Nothing already waiting may go out after a STOP.
         for message in session.scalars(
@@ -162,18 +167,25 @@ def send_sms(
             return existing
     if is_opted_out(session, practice.id, phone):
         raise SmsRefused(f"{phone} has opted out of texts from {practice.name}", "opted_out")
+    held = kind not in pause.PERSON_KINDS and pause.contact_paused(session, practice.id, phone)
+    if held and (on_quiet is OnQuiet.REFUSE or in_twiml):
+        raise SmsRefused(
+            f"{phone} may have asked to stop: a coordinator must decide first", "opt_out_review"
+        )
     phi.check_phi(session, practice.id, body, allowed=practice.name)
-    unsolicited = not direct_reply and kind is not MessageKind.STAFF_ALERT
-    send_after = None
-    if unsolicited and quiet_hours.is_quiet(phone, practice.timezone, now):
-        allowed = quiet_hours.next_allowed(phone, practice.timezone, now)
+    # A held text is no longer a reply when it finally goes: it waits out quiet hours too.
+    unsolicited = held or (not direct_reply and kind is not MessageKind.STAFF_ALERT)
+    send_after = now + pause.REVIEW_RECHECK if held else None
+    where = practice.phone_number
+    if unsolicited and quiet_hours.is_quiet(phone, practice.timezone, now, practice_number=where):
+        allowed = quiet_hours.next_allowed(phone, practice.timezone, now, practice_number=where)
         if on_quiet is OnQuiet.REFUSE:
             raise SmsRefused(
                 f"quiet hours for {phone} until {allowed:%Y-%m-%d %H:%M} UTC; "
                 "texts that are not a reply wait until then",
                 "quiet_hours",
             )
-        send_after = allowed
+        send_after = max(allowed, send_after or allowed)
     conversation = conversation_for(session, practice.id, phone, now)
     message = Message(
         practice_id=practice.id,
@@ -256,14 +268,26 @@ def claim_for_delivery(session: Session, message_id: int, now: datetime) -> Outb
             phi.check_phi(session, practice.id, message.body, allowed=practice.name)
         except phi.PhiInText as exc:
             refusal = str(exc)
+    if (
+        refusal is None
+        and message.kind not in pause.PERSON_KINDS
+        and conversation.opt_out_review_at
+    ):
+        message.send_after = now + pause.REVIEW_RECHECK  # a possible opt-out: a person decides
+        return None
     if refusal is not None:
         message.status = MessageStatus.REFUSED
         message.refused_reason = refusal
         message.status_at = now
         logger.warning("sms refused at delivery message_id=%s reason=%s", message.id, refusal)
         return None
-    if message.unsolicited and quiet_hours.is_quiet(conversation.phone, practice.timezone, now):
-        message.send_after = quiet_hours.next_allowed(conversation.phone, practice.timezone, now)
+    phone, where = conversation.phone, practice.phone_number
+    if message.unsolicited and quiet_hours.is_quiet(
+        phone, practice.timezone, now, practice_number=where
+    ):
+        message.send_after = quiet_hours.next_allowed(
+            phone, practice.timezone, now, practice_number=where
+        )
         return None
     message.status = MessageStatus.SENDING
     message.status_at = now

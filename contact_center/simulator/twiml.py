@@ -35,7 +35,9 @@ class TwimlPlayer:
     def post(
         self, url: str, form: Mapping[str, str], *, signature: str | None = None
     ) -> tuple[int, str]:
-        """Post a form as Twilio does, signed unless a ``signature`` is forced."""
+        """Post a form as Twilio does (it names the account in every request), signed unless a
+        ``signature`` is forced."""
+        form = {"AccountSid": self.account_sid, **form}
         absolute = self.url(url)
         sig = sign(self.auth_token, absolute, form) if signature is None else signature
         return self.transport(absolute, form, {"X-Twilio-Signature": sig})

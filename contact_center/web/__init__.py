@@ -13,7 +13,18 @@ from contact_center.settings import Settings
 
 
 def register(app: Flask, settings: Settings) -> None:
-    from contact_center.web import access, api, auth_views, events, pages, sandbox
+    from contact_center.web import (
+        access,
+        api,
+        appointment_settings,
+        appointment_views,
+        auth_views,
+        events,
+        headers,
+        lead_protection,
+        pages,
+        sandbox,
+    )
 
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -22,5 +33,8 @@ def register(app: Flask, settings: Settings) -> None:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     access.install(app)
-    for blueprint in (auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp):
+    headers.install(app)
+    blueprints = [auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp]
+    blueprints += [appointment_views.bp, appointment_settings.bp]
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)

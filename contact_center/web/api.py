@@ -7,21 +7,33 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from contact_center import clock
+from appointments.services import SlotTaken
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput, NotFound
 from contact_center.models import Role
 from contact_center.web import events, queries, reports, tokens
-from contact_center.web.access import current_user, practice_view
+from contact_center.web.access import (
+    call_for,
+    current_user,
+    practice_view,
+    require_call,
+    require_callback_leg,
+)
 from contact_center.web.outcomes import record_outcome
 from contact_center.webhooks import app_settings
 from routing import services as routing
-from routing.models import PresenceState
+from routing.models import Presence, PresenceState
 from routing.presence import heartbeat as heartbeat_of
 
 bp = Blueprint("api", __name__, url_prefix="/p/<int:practice_id>/api")
 
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
+
+
+@bp.errorhandler(SlotTaken)
+def _slot_taken(error: SlotTaken) -> tuple[Response, int]:
+    return jsonify(error=str(error), field="start"), 409
 
 
 def _payload() -> dict[str, Any]:
@@ -75,48 +87,54 @@ def token(practice_id: int) -> Response:
 
 
 @bp.get("/screen-pop")
-@practice_view(COORDINATING)
+@practice_view()
 def screen_pop(practice_id: int) -> Response:
-    """The caller's context: by the parent CallSid, else the call the user is reserved for."""
-    now = clock.now()
+    """The caller's context: by the parent CallSid, else the call the user is reserved for.
+
+    Only for those the call rule allows: a colleague's caller is not this user's to read.
+    """
     with session_scope() as s:
         call = None
-        sid = request.args.get("call_sid", "")
+        sid = parsing.token(request.args.get("call_sid"), 34)
         if sid:
             call = queries.call_by_sid_in_practice(s, practice_id, sid)
-        held = routing.presence_of(s, _me(), now).call_sid
+        presence = s.get(Presence, _me())
+        held = presence.call_sid if presence is not None else None
         if call is None and held:
             call = queries.call_by_sid_in_practice(s, practice_id, held)
-        pop = (
-            queries.screen_pop(s, practice_id, call)
-            if call is not None
-            else queries.callback_pop(s, practice_id, sid, held)
-        )
-        if pop is None:
-            raise NotFound("no call to show")
+        if call is not None:
+            pop = queries.screen_pop(s, practice_id, require_call(s, call))
+        else:
+            attempt = queries.callback_attempt(s, practice_id, sid, held)
+            if attempt is None:
+                raise NotFound("no call to show")
+            require_callback_leg(s, practice_id, attempt.coordinator_id)
+            pop = queries.callback_pop(s, practice_id, attempt, sid)
     return jsonify(dataclasses.asdict(pop))
 
 
 @bp.post("/calls/<int:call_id>/outcome")
-@practice_view(COORDINATING)
+@practice_view()
 def outcome(practice_id: int, call_id: int) -> Response:
     data = _payload()
     now = clock.now()
     with session_scope() as s:
+        call_for(s, practice_id, call_id)
         detail = record_outcome(
             s,
             practice_id,
             call_id,
             _me(),
-            str(data.get("outcome", "")),
-            str(data.get("note", "")),
-            str(data.get("booked_for", "")),
+            parsing.token(data.get("outcome")),
+            parsing.text(data.get("note"), 4000),
+            parsing.token(data.get("booked_for")),
             now,
+            booking={k: str(data.get(k) or "") for k in ("service_id", "provider_id", "start")},
         )
-        presence = routing.presence_of(s, _me(), now)
-        if presence.state is PresenceState.WRAP_UP:
+        presence = s.get(Presence, _me())  # a QA lead correcting an outcome has none
+        if presence is not None and presence.state is PresenceState.WRAP_UP:
             routing.set_presence(s, _me(), PresenceState.AVAILABLE, now)
-        state = presence.state.value
+        state = presence.state.value if presence is not None else None
     events.publish(
         app_settings(),
         events.practice_channel(practice_id),

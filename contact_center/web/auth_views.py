@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from contact_center import auth
+from contact_center import auth, parsing, ratelimit
 from contact_center.db import session_scope
 from contact_center.models import Role
 from contact_center.web import demo_data
@@ -34,21 +34,65 @@ def login() -> BaseResponse | str | tuple[str, int]:
             demo=_demo_logins(),
             demo_password=demo_data.DEMO_PASSWORD,
         )
-    email = request.form.get("email", "")
+    email = parsing.line(request.form.get("email"), 254)
+    throttled = _throttled(email)
+    if throttled is not None:
+        logger.warning(
+            "console login throttled (%s) for %r from %s",
+            throttled.scope,
+            email[:80],
+            request.remote_addr,
+        )
+        return _login_page(email, _try_again(throttled), 429)
     with session_scope() as s:
-        user = auth.authenticate(s, email, request.form.get("password", ""))
+        user = auth.authenticate(s, email, parsing.text(request.form.get("password"), 1024))
         if user is not None:
-            log_in(user)
+            log_in(s, user)
     if user is None:
         logger.info("failed console login for %r from %s", email[:80], request.remote_addr)
-        return render_template(
-            "login.html",
-            email=email,
-            error="That email and password do not match.",
-            demo=_demo_logins(),
-            demo_password=demo_data.DEMO_PASSWORD,
-        ), 401
+        _count_failure(email)
+        return _login_page(email, "That email and password do not match.", 401)
     return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+
+
+def _login_page(email: str, error: str, status: int) -> tuple[str, int]:
+    return render_template(
+        "login.html",
+        email=email,
+        error=error,
+        demo=_demo_logins(),
+        demo_password=demo_data.DEMO_PASSWORD,
+    ), status
+
+
+# Failed logins are counted per account (the email as typed, so an unknown address is throttled
+# exactly like a real one and reveals nothing) and per client address. While either is used up,
+# no password is checked at all, the right one included.
+def _login_keys(email: str) -> tuple[tuple[str, str, str], ...]:
+    settings = app_settings()
+    account = " ".join(email.split()).lower()[:254] or "-"
+    return (
+        ("login-account", settings.login_limit_per_account, account),
+        ("login-address", settings.login_limit_per_address, request.remote_addr or "-"),
+    )
+
+
+def _throttled(email: str) -> ratelimit.Exceeded | None:
+    for scope, limit, key in _login_keys(email):
+        over = ratelimit.over(scope, limit, key)
+        if over is not None:
+            return over
+    return None
+
+
+def _count_failure(email: str) -> None:
+    for scope, limit, key in _login_keys(email):
+        ratelimit.hit(scope, limit, key)
+
+
+def _try_again(over: ratelimit.Exceeded) -> str:
+    unit = "minute" if over.minutes == 1 else "minutes"
+    return f"Too many attempts, try again in {over.minutes} {unit}."
 
 
 def _demo_logins() -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""``flask --app wsgi user create|set-password``: console logins from the command line."""
+"""``flask --app wsgi user create|set-password|deactivate|activate``: console logins."""
 
 from __future__ import annotations
 
@@ -60,8 +60,39 @@ def user_set_password(email: str, password: str) -> None:
             user = auth.user_by_email(session, email)
             if user is None:
                 raise DomainError(f"no login with email {email}")
-            auth.set_password(user, password)
-            click.echo(f"password of {user.email} changed")
+            auth.set_password(session, user, password, clock.now())
+            click.echo(f"password of {user.email} changed; their sessions have ended")
+    except DomainError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@user_cli.command("deactivate")
+@click.argument("email")
+def user_deactivate(email: str) -> None:
+    """End a login's sessions and refuse its logins from now on."""
+    _set_active(email, active=False)
+
+
+@user_cli.command("activate")
+@click.argument("email")
+def user_activate(email: str) -> None:
+    """Let a deactivated login log in again."""
+    _set_active(email, active=True)
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    try:
+        with session_scope() as session:
+            user = auth.user_by_email(session, email)
+            if user is None:
+                raise DomainError(f"no login with email {email}")
+            if active:
+                auth.reactivate(user)
+                click.echo(f"{user.email} can log in again")
+            else:
+                auth.deactivate(session, user, clock.now())
+                click.echo(f"{user.email} is deactivated; their sessions have ended")
     except DomainError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

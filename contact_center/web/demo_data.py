@@ -3,7 +3,7 @@
 Sample calls are written as the product would have left them: call, consent, timeline, the
 recording's metadata and its audio stored encrypted by the recording store (as the download job
 stores it), the transcript, the automatic QA score and the coordinator's outcome. Plus a web lead
-with its callback task and two SMS conversations, one opted out.
+with its callback task, two SMS conversations (one opted out) and a week of appointments.
 
 The audio of each call was synthesized once with Festival by ``scripts/make-demo-audio.py`` and
 ships in ``contact_center/demo_audio/``: ``<audio>.wav``, two channels at 8 kHz in mu-law like a
@@ -37,6 +37,7 @@ from contact_center.messaging.models import (
 )
 from contact_center.models import Patient, Practice, Role, User
 from contact_center.runtime import current_settings
+from contact_center.web.demo_appointments import seed_appointments
 from ivr.events import RecordingStatus
 from ivr.models import Call, CallStatus, ConsentKind, ConsentRecord, Direction, MenuChoice
 from ivr.timeline import add_event
@@ -265,6 +266,7 @@ def seed_sample_data(session: Session, practice: Practice, now: datetime) -> Non
     )
     _conversation(session, practice, "+13105550142", "Hi! Is there parking near you?", now, False)
     _conversation(session, practice, "+13105550199", "STOP", now - timedelta(hours=1), True)
+    seed_appointments(session, practice, users["ava"].id, now)
 
 
 def _seed_call(

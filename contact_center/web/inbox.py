@@ -26,6 +26,7 @@ class Thread:
     name: str | None
     unread: bool
     opted_out: bool
+    possible_opt_out: bool
     last_message_at: datetime | None
     preview: str
 
@@ -37,6 +38,7 @@ def threads(session: Session, practice_id: int, limit: int = 200) -> list[Thread
         .outerjoin(Patient, Patient.id == Conversation.patient_id)
         .where(Conversation.practice_id == practice_id)
         .order_by(
+            Conversation.opt_out_review_at.is_(None),  # the review queue first
             Conversation.needs_reply.desc(),
             Conversation.last_message_at.desc().nulls_last(),
             Conversation.id.desc(),
@@ -58,6 +60,7 @@ def threads(session: Session, practice_id: int, limit: int = 200) -> list[Thread
                 patient_name(patient),
                 conversation.needs_reply,
                 conversation.opted_out_at is not None,
+                conversation.opt_out_review_at is not None and conversation.opted_out_at is None,
                 conversation.last_message_at,
                 (last or "")[:90],
             )

@@ -7,8 +7,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from appointments.catalog import appointment_for_call
+from appointments.services import BookingRequest
+from contact_center import parsing
 from contact_center.errors import InvalidInput
 from contact_center.web import queries
+from contact_center.web.booking_form import parse_booking
 from qa.models import Disposition
 from qa.outcomes import set_outcome
 
@@ -39,16 +43,19 @@ def record_outcome(
     note: str,
     booked_for: str,
     now: datetime,
+    booking: dict[str, str] | None = None,
 ) -> dict[str, object]:
     """The coordinator's outcome of a call in this practice; ``booked_for`` is the practice's
-    local time from a datetime-local field. Raises InvalidInput, NotFound, Forbidden."""
+    local time from a datetime-local field; ``booking`` the booking form's fields (service_id,
+    provider_id, start), which book the caller in the same transaction. Raises InvalidInput,
+    NotFound, Forbidden, SlotTaken."""
     call = queries.call_in_practice(session, practice_id, call_id)
+    request: BookingRequest | None = parse_booking(booking) if booking else None
     when = None
     if booked_for.strip():
-        try:
-            local = datetime.fromisoformat(booked_for.strip())
-        except ValueError as exc:
-            raise InvalidInput("the booking time is not a date and time", "booked_for") from exc
+        local = parsing.moment(booked_for)
+        if local is None:
+            raise InvalidInput("the booking time is not a date and time", "booked_for")
         zone = ZoneInfo(queries.practice(session, practice_id).timezone)
         when = local if local.tzinfo else local.replace(tzinfo=zone)
     result = set_outcome(
@@ -59,6 +66,14 @@ def record_outcome(
         now,
         booked_for=when,
         note=" ".join(note.split())[:1000] or None,
+        booking=request,
     )
     disposition = result.disposition.value if result.disposition else None
-    return {"outcome": disposition, "label": label(disposition), "mismatch": result.mismatch}
+    appointment = appointment_for_call(session, call.id) if request is not None else None
+    return {
+        "outcome": disposition,
+        "label": label(disposition),
+        "mismatch": result.mismatch,
+        "appointment_id": appointment.id if appointment is not None else None,
+        "booked_for": result.booked_for.isoformat() if result.booked_for else None,
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import (
@@ -19,22 +18,23 @@ from flask import (
 from werkzeug.http import parse_range_header
 from werkzeug.wrappers import Response as BaseResponse
 
-from contact_center import auth, clock
+from contact_center import auth, clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, Forbidden, NotFound
 from contact_center.messaging.jobs import schedule_delivery
 from contact_center.models import ConsentMode, Role
 from contact_center.web import inbox as inbox_service
 from contact_center.web import practice_settings, queries, reports, review
-from contact_center.web.access import current_user, practice_view, role
+from contact_center.web.access import call_for, current_user, practice_view, role
 from contact_center.web.outcomes import OUTCOMES
 from contact_center.web.outcomes import label as outcome_label
 from contact_center.webhooks import app_settings
+from ivr import opt_out_review
 from qa.audit import Reader
 from qa.scorecards import current_scorecard
 from recordings.services import open_recording
 from recordings.storage import store_for
-from routing import sla
+from routing import dialer_jobs, sla
 from routing.models import PresenceState
 from routing.services import presence_of
 
@@ -42,6 +42,16 @@ bp = Blueprint("pages", __name__, url_prefix="/p/<int:practice_id>")
 
 COORDINATING = {Role.COORDINATOR, Role.ADMIN}
 SUPERVISING = {Role.QA_LEAD, Role.ADMIN}
+CALL_FLAGS = frozenset({"after_hours", "missed", "no_consent"})
+# The Voice SDK's sound names -> our files (scripts/make-softphone-sounds.py), not Twilio's CDN.
+SOFTPHONE_SOUNDS = {
+    "incoming": "incoming",
+    "outgoing": "outgoing",
+    "disconnect": "disconnect",
+    **{f"dtmf{d}": f"dtmf-{d}" for d in "0123456789"},
+    "dtmfs": "dtmf-star",
+    "dtmfh": "dtmf-hash",
+}
 
 
 @bp.errorhandler(NotFound)
@@ -87,6 +97,10 @@ def console(practice_id: int) -> str:
         presence=presence,
         outcomes=OUTCOMES,
         settable=[PresenceState.AVAILABLE, PresenceState.AWAY, PresenceState.OFFLINE],
+        sounds={
+            name: url_for("static", filename=f"sounds/{file}.wav")
+            for name, file in SOFTPHONE_SOUNDS.items()
+        },
     )
 
 
@@ -100,8 +114,9 @@ def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft
     with session_scope() as s:
         threads = inbox_service.threads(s, practice_id)
         current = messages = None
-        if selected.isdigit():
-            current = inbox_service.conversation_in_practice(s, practice_id, int(selected))
+        chosen = parsing.ident(selected)
+        if chosen is not None:
+            current = inbox_service.conversation_in_practice(s, practice_id, chosen)
             messages = inbox_service.messages_of(s, current)
         elif threads:
             current = inbox_service.conversation_in_practice(s, practice_id, threads[0].id)
@@ -124,33 +139,58 @@ def _inbox_page(practice_id: int, selected: str, error: str | None = None, draft
 def inbox_reply(practice_id: int, conversation_id: int) -> BaseResponse | tuple[str, int]:
     user = current_user()
     assert user is not None
-    body = request.form.get("body", "")
+    body = parsing.text(request.form.get("body"), 1600)
     try:
         with session_scope() as s:
             message = inbox_service.reply(
                 s, practice_id, conversation_id, user.id, body, clock.now()
             )
-            message_id, send_after = message.id, message.send_after
+            schedule_delivery(s, message.id, message.send_after)
     except NotFound:
         raise
     except DomainError as exc:  # the send function's refusal, shown inline
         return _inbox_page(practice_id, str(conversation_id), str(exc), body), 422
-    schedule_delivery(app_settings(), message_id, send_after)
     return redirect(url_for("pages.inbox", practice_id=practice_id, c=conversation_id, sent=1))
+
+
+@bp.post("/inbox/<int:conversation_id>/opt-out")
+@practice_view(COORDINATING)
+def inbox_opt_out(practice_id: int, conversation_id: int) -> BaseResponse | tuple[str, int]:
+    """A person decides a possible opt-out: "confirm" (opt out) or "clear" (not an opt-out)."""
+    user = current_user()
+    assert user is not None
+    decision = request.form.get("decision", "")
+    if decision not in ("confirm", "clear"):
+        return _inbox_page(practice_id, str(conversation_id), "choose confirm or clear"), 422
+    try:
+        with session_scope() as s:
+            if decision == "confirm":
+                opt_out_review.confirm_opt_out(
+                    s, practice_id, conversation_id, user.id, clock.now()
+                )
+            else:
+                released = opt_out_review.not_an_opt_out(
+                    s, practice_id, conversation_id, user.id, clock.now()
+                )
+                # Held texts and paused calls go once the decision commits.
+                for message_id in released.message_ids:
+                    schedule_delivery(s, message_id, None)
+                for attempt_id, due in released.attempts:
+                    dialer_jobs.schedule_attempt(s, attempt_id, due)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return _inbox_page(practice_id, str(conversation_id), str(exc)), 409
+    return redirect(url_for("pages.inbox", practice_id=practice_id, c=conversation_id))
 
 
 def _call_filter() -> queries.CallFilter:
     args = request.args
-    try:
-        day = date.fromisoformat(args["day"]) if args.get("day") else None
-    except ValueError:
-        day = None
-    coordinator = args.get("coordinator", "")
     return queries.CallFilter(
-        coordinator_id=int(coordinator) if coordinator.isdigit() else None,
-        day=day,
+        coordinator_id=parsing.ident(args.get("coordinator")),
+        day=parsing.day(args.get("day")),
         recorded_only=args.get("recorded") == "1",
-        flag=args.get("flag") or None,
+        flag=parsing.choice(args.get("flag"), CALL_FLAGS),
     )
 
 
@@ -175,7 +215,9 @@ def qa_calls(practice_id: int) -> str:
 def _reader() -> Reader:
     user = current_user()
     assert user is not None
-    return Reader(user.id, request.remote_addr, request.headers.get("User-Agent", "")[:255])
+    return Reader(
+        user.id, request.remote_addr, parsing.text(request.headers.get("User-Agent"), 255)
+    )
 
 
 @bp.get("/calls/<int:call_id>")
@@ -185,10 +227,7 @@ def call_detail(practice_id: int, call_id: int) -> str:
     assert user is not None
     can_review = role() in SUPERVISING
     with session_scope() as s:
-        call = queries.call_in_practice(s, practice_id, call_id)
-        # Minimum necessary: coordinators see only the calls they were on.
-        if not can_review and user.id not in (call.answered_by_id, call.coordinator_id):
-            raise Forbidden("coordinators see only their own calls")
+        call = call_for(s, practice_id, call_id)  # minimum necessary: the call rule
         pop = queries.screen_pop(s, practice_id, call)
         timeline = queries.timeline_of(s, practice_id, call_id)
         outcome = queries.latest_outcome(s, call_id)
@@ -203,7 +242,7 @@ def call_detail(practice_id: int, call_id: int) -> str:
         outcome_label=outcome_label,
         qa=qa,
         can_review=can_review,
-        error=request.args.get("error"),
+        error=parsing.line(request.args.get("error"), 300) or None,
     )
 
 
@@ -212,11 +251,15 @@ def call_detail(practice_id: int, call_id: int) -> str:
 def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Response:
     """The decrypted audio, streamed; the recordings feature checks access and audits."""
     with session_scope() as s:
+        call_for(s, practice_id, call_id)
         review.recording_in_practice(s, practice_id, call_id, recording_id)
         audio = open_recording(s, _reader(), recording_id, clock.now())
     store = store_for(app_settings())
     headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
     wanted = _byte_range(request.headers.get("Range"), audio.size)
+    if wanted == UNSATISFIABLE:
+        headers["Content-Range"] = f"bytes */{audio.size}"
+        return Response(status=416, headers=headers)
     if wanted is None or audio.size is None:
         # The whole file: its checksum is verified once the last byte is out.
         chunks = store.read(audio.path, audio.recording_sid, audio.sha256)
@@ -231,17 +274,21 @@ def recording_audio(practice_id: int, call_id: int, recording_id: int) -> Respon
     return Response(stream_with_context(chunks), status=206, mimetype="audio/wav", headers=headers)
 
 
+UNSATISFIABLE = (-1, -1)
+
+
 def _byte_range(header: str | None, size: int | None) -> tuple[int, int] | None:
-    """The first range of a ``Range: bytes=a-b`` header within ``size``; None for the whole
-    file (no header, several ranges, or one we do not understand)."""
-    if not header or size is None or size <= 0:
+    """The range of a ``Range: bytes=a-b`` header within ``size``: None for the whole file
+    (no header, several ranges, or one we do not understand), ``UNSATISFIABLE`` for one that
+    starts past the end (416)."""
+    if not header or size is None:
         return None
     ranges = parse_range_header(header)
     if ranges is None or len(ranges.ranges) != 1:
         return None
     bounds = ranges.range_for_length(size)
     if bounds is None:
-        return None
+        return UNSATISFIABLE
     return bounds[0], bounds[1] - 1
 
 
@@ -250,6 +297,8 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
     assert user is not None
     form, now = request.form, clock.now()
     error = None
+    with session_scope() as s:
+        call_for(s, practice_id, call_id)
     try:
         with session_scope() as s:
             if action == "override":
@@ -258,13 +307,15 @@ def _review_action(practice_id: int, call_id: int, action: str) -> BaseResponse:
                     practice_id,
                     call_id,
                     user.id,
-                    form.get("criterion", ""),
+                    parsing.token(form.get("criterion")),
                     form.get("met") == "1",
-                    form.get("note") or None,
+                    parsing.text(form.get("note"), 2000) or None,
                     now,
                 )
             elif action == "comment":
-                review.comment(s, practice_id, call_id, user.id, form.get("comment", ""), now)
+                review.comment(
+                    s, practice_id, call_id, user.id, parsing.text(form.get("comment"), 4000), now
+                )
             else:
                 review.finalize(s, practice_id, call_id, user.id, now)
     except NotFound:
@@ -310,7 +361,10 @@ def settings(practice_id: int) -> BaseResponse | str | tuple[str, int]:
     if request.method == "POST":
         form = request.form
         values = practice_settings.PracticeSettings(
-            **{f: form.get(f, "") for f in practice_settings.PracticeSettings.__dataclass_fields__}
+            **{
+                f: parsing.text(form.get(f), 4000)
+                for f in practice_settings.PracticeSettings.__dataclass_fields__
+            }
         )
         try:
             with session_scope() as s:
@@ -330,8 +384,8 @@ def save_template(practice_id: int) -> BaseResponse | str | tuple[str, int]:
             practice_settings.save_template(
                 s,
                 practice_id,
-                request.form.get("name", ""),
-                request.form.get("body", ""),
+                parsing.text(request.form.get("name"), 200),
+                parsing.text(request.form.get("body"), 4000),
                 clock.now(),
             )
     except DomainError as exc:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from contact_center import parsing
 from contact_center.errors import InvalidInput
 from contact_center.hours import OpeningHours
 from contact_center.messaging import templates
@@ -31,10 +32,10 @@ class PracticeSettings:
 
 
 def _seconds(raw: str, field: str, low: int, high: int) -> int:
-    text = raw.strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = parsing.integer(raw, low=low, high=high)
+    if value is None:
         raise InvalidInput(f"{field.replace('_', ' ')} must be {low} to {high} seconds", field)
-    return int(text)
+    return value
 
 
 def update_practice(session: Session, practice_id: int, values: PracticeSettings) -> Practice:
@@ -70,10 +71,10 @@ def update_practice(session: Session, practice_id: int, values: PracticeSettings
 
 
 def _number(raw: str, field: str, low: int, high: int) -> int:
-    text = raw.strip()
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = parsing.integer(raw, low=low, high=high)
+    if value is None:
         raise InvalidInput(f"{field.replace('_', ' ')} must be {low} to {high}", field)
-    return int(text)
+    return value
 
 
 def save_template(

@@ -147,21 +147,25 @@ def screen_pop(session: Session, practice_id: int, call: Call) -> ScreenPop:
     )
 
 
-def callback_pop(
+def callback_attempt(
     session: Session, practice_id: int, call_sid: str, reservation: str | None
-) -> ScreenPop | None:
-    """The pop of a callback call (the dialer ringing the coordinator, or click to dial): the
-    patient about to be called. Found by the leg's CallSid or the coordinator's reservation."""
+) -> CallbackAttempt | None:
+    """The callback attempt of a callback call (the dialer ringing the coordinator, or click to
+    dial), found by the leg's CallSid or the coordinator's reservation."""
     conditions = [CallbackAttempt.coordinator_call_sid == call_sid] if call_sid else []
     if reservation and reservation.startswith("DL"):
         conditions.append(CallbackAttempt.token == reservation.removeprefix("DL"))
     if not conditions:
         return None
-    attempt = session.scalars(
+    return session.scalars(
         select(CallbackAttempt).where(CallbackAttempt.practice_id == practice_id, or_(*conditions))
     ).first()
-    if attempt is None:
-        return None
+
+
+def callback_pop(
+    session: Session, practice_id: int, attempt: CallbackAttempt, call_sid: str
+) -> ScreenPop:
+    """The pop of a callback call: the patient about to be called."""
     task = session.get_one(CallbackTask, attempt.task_id)
     patient = session.get(Patient, task.patient_id) if task.patient_id else None
     what = task.note or task.reason.value.replace("_", " ")

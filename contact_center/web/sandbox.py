@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from sqlalchemy import select
 
-from contact_center import clock
+from contact_center import clock, parsing
 from contact_center.db import session_scope
 from contact_center.errors import InvalidInput
 from contact_center.jobs import REALTIME, enqueue, enqueue_at, get_redis
@@ -84,7 +84,8 @@ def _me() -> int:
 def _field(name: str) -> str:
     data = request.get_json(silent=True)
     source = data if isinstance(data, dict) else request.form
-    return str(source.get(name, "")).strip()
+    value = source.get(name, "")
+    return parsing.line(value if isinstance(value, str) else str(value), 2000)
 
 
 @bp.post("/calls")
@@ -111,7 +112,7 @@ def press(practice_id: int, call_sid: str) -> Response:
 def voicemail(practice_id: int, call_sid: str) -> Response:
     seconds = _field("seconds")
     call = player().finish_voicemail(
-        practice_id, _me(), call_sid, int(seconds) if seconds.isdigit() else 0
+        practice_id, _me(), call_sid, parsing.integer(seconds, high=3600) or 0
     )
     return jsonify(call.view())
 
@@ -132,12 +133,12 @@ def ring_timeout(practice_id: int, call_sid: str) -> Response:
 @practice_view()
 def device_call(practice_id: int) -> Response:
     """The softphone's "Call" on a callback task: placed through the TwiML App."""
-    raw = _field("task_id")
-    if not raw.isdigit():
+    task_id = parsing.ident(_field("task_id"))
+    if task_id is None:
         raise InvalidInput("task_id is the callback task to call", "task_id")
     user = current_user()
     assert user is not None
-    call = player().place(practice_id, user.id, user.identity, int(raw))
+    call = player().place(practice_id, user.id, user.identity, task_id)
     return jsonify(call.view())
 
 
@@ -189,7 +190,7 @@ def web_lead(practice_id: int) -> Response:
         }
         raw = json.dumps(data).encode()
         accepted = accept_lead(s, practice, new_sid("LD"), raw, data, clock.now())
-    schedule_follow_up(app_settings(), practice_id, accepted)
+        schedule_follow_up(s, practice_id, accepted)
     return jsonify(accepted.body)
 
 

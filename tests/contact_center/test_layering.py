@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # three directories of code that are not part of the product (tests, bench, scripts). Anything
 # else goes inside one of them: a new top-level package fails test_the_top_level_is_the_guides.
 GUIDE_PACKAGES = frozenset(
-    {"contact_center", "ivr", "routing", "recordings", "transcription", "qa"}
+    {"contact_center", "ivr", "routing", "recordings", "transcription", "qa", "appointments"}
 )
-GUIDE_MODULES = frozenset({"wsgi"})
+# gunicorn.conf.py: the web server's settings (gunicorn reads it; no code imports it).
+GUIDE_MODULES = frozenset({"wsgi", "gunicorn.conf"})
 NOT_PACKAGES = frozenset({"tests", "bench", "scripts"})
 
 # What each package may import besides itself. Flow (STYLE.md): ivr -> routing;
@@ -31,11 +32,14 @@ NOT_PACKAGES = frozenset({"tests", "bench", "scripts"})
 # CORE_PARTS); routing takes a web lead in (speed-to-lead: routing.leads, routing.lead_views).
 ALLOWED: dict[str, frozenset[str]] = {
     "contact_center": frozenset(),
-    "routing": frozenset({"contact_center"}),
-    "ivr": frozenset({"contact_center", "routing"}),
-    "qa": frozenset({"contact_center"}),
+    "routing": frozenset({"contact_center", "appointments"}),
+    "ivr": frozenset({"contact_center", "routing", "appointments"}),
+    "qa": frozenset({"contact_center", "appointments"}),
     "transcription": frozenset({"contact_center", "qa"}),
     "recordings": frozenset({"contact_center", "ivr", "transcription", "qa"}),
+    # Booking: the core (tenancy, patients, settings) and the call record. Routing, ivr and qa
+    # may book through appointments.services (a call's wrap-up outcome saves its appointment).
+    "appointments": frozenset({"contact_center"}),
 }
 
 # Parts of the core (DESIGN.md: contact_center holds tenancy, leads, SMS conversations) that

@@ -147,3 +147,22 @@ def test_after_a_stop_the_call_is_not_placed_and_the_callback_ends(
     sim = call_back(twilio, "ava", task_id)
     assert patient_dials(sim) == []
     assert session.get_one(CallbackTask, task_id).status is CallbackStatus.CANCELED
+
+
+def test_a_possible_opt_out_blocks_the_call_button_until_someone_decides(
+    session: Session,
+    client: FlaskClient,
+    twilio: TwilioSimulator,
+    practice: Practice,
+    redis: Redis,
+) -> None:
+    from tests.outbound import text_in
+
+    clock.pin(at_local(LA, 2026, 11, 24, 11, 0))
+    make_coordinator(session, practice, "ava", state=PresenceState.AWAY)
+    task_id = post_lead(client, session, practice)["callback_task_id"]
+    assert text_in(twilio, PATIENT, practice.phone_number, "not interested") == (200, None)
+    sim = call_back(twilio, "ava", task_id)
+    assert patient_dials(sim) == []
+    assert "may be an opt-out" in sim.said
+    assert session.get_one(CallbackTask, task_id).status is CallbackStatus.OPEN  # kept

@@ -73,12 +73,15 @@ def test_keyword_families_are_whole_message_any_case() -> None:
         assert keyword_of(word) is Keyword.START, word
     for word in HELP_VARIANTS:
         assert keyword_of(word) is Keyword.HELP, word
+    # Normalized: width, case, punctuation and spacing (issue 11: "ＳＴＯＰ", "STOP?").
+    for text in ("ＳＴＯＰ", "STOP?", "S T O P", "Stop!!!", "stop all", "opt-out", "OPT OUT"):
+        assert keyword_of(text) is Keyword.STOP, text
+    # Phrases are not keywords: ivr.opt_out decides them (tests/messaging/test_opt_out_*.py).
     for text in (
         "stop texting me about it?",
         "please stop",
         "helpful",
         "yes please",
-        "S T O P",
         "",
         "end of story",
     ):

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contact_center import clock
-from contact_center.auth import set_password
-from contact_center.db import session_scope
+from contact_center.auth import set_password, start_session
+from contact_center.db import session_scope, utcnow
 from contact_center.errors import Forbidden, NotFound
-from contact_center.models import Practice, Role
+from contact_center.models import Practice, Role, User
 from contact_center.simulator import Answer, Caller, TwilioSimulator
-from contact_center.web.access import SESSION_USER
+from contact_center.web.access import SESSION_TOKEN, SESSION_USER
 from routing import jobs as routing_jobs
 from routing import services as routing
 from routing.models import Presence, PresenceChange, PresenceState, QueueStatus
@@ -138,10 +138,13 @@ def test_presence_changes_are_refused_for_unknown_and_other_practices_users(
         routing.set_presence_as(session, "ava", "ava", PresenceState.AVAILABLE, now)
 
 
-def _logged_in(client: FlaskClient, user_id: int) -> dict[str, str]:
+def _logged_in(session: Session, client: FlaskClient, user_id: int) -> dict[str, str]:
     """A console session for ``user_id`` (as the login page would leave it)."""
+    user = session.get_one(User, user_id)
+    token = start_session(session, user, utcnow(), timedelta(hours=1))
     with client.session_transaction() as web_session:
         web_session[SESSION_USER] = user_id
+        web_session[SESSION_TOKEN] = token
         web_session["csrf"] = "t0ken"
     return {"X-CSRF-Token": "t0ken"}
 
@@ -153,17 +156,17 @@ def test_queue_and_wrap_up_json_need_a_member_of_the_practice(
     ava = make_coordinator(session, practice, "ava", state=PresenceState.OFFLINE)
     zoe = make_coordinator(session, other, "zoe")
     for user in (ava, zoe):
-        set_password(user, "correct horse battery")
+        set_password(session, user, "correct horse battery", utcnow())
     session.flush()
     queue_url = f"/p/{practice.id}/api/routing/queue"
     extend_url = f"/p/{practice.id}/api/routing/wrap-up/extend"
     assert client.get(queue_url).status_code == 401  # nobody logged in
 
-    headers = _logged_in(client, zoe.id)  # another practice's coordinator
+    headers = _logged_in(session, client, zoe.id)  # another practice's coordinator
     assert client.get(queue_url).status_code == 404
     assert client.post(extend_url, headers=headers, json={"seconds": 30}).status_code == 404
 
-    headers = _logged_in(client, ava.id)
+    headers = _logged_in(session, client, ava.id)
     line = client.get(queue_url).get_json()
     assert line["line"] == [] and line["coordinators"][0]["identity"] == "ava"
     after_call = state_of(session, ava.id)  # as a call's end leaves it

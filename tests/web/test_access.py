@@ -11,9 +11,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from appointments import catalog
+from appointments.models import Appointment
+from appointments.services import book
 from contact_center.db import utcnow
 from contact_center.messaging.models import Conversation
 from contact_center.models import Practice, Role, User
+from contact_center.patients import find_or_add_patient
 from contact_center.web.access import CHECKED
 from ivr.models import Call, CallStatus, Direction, MenuChoice
 from recordings.models import Recording, RecordingSource
@@ -23,6 +27,8 @@ from tests.web.conftest import PASSWORD, log_in, make_login
 
 # Routes that show no practice's data or are not reached with a console session at all.
 PUBLIC = {"/login", "/logout", "/healthz", "/static/<path:filename>"}
+# A provider's iCalendar feed: its secret token is the key (tests/appointments/test_caldav.py).
+PUBLIC |= {"/calendar/<token>.ics"}
 SIGNED_BY_TWILIO = "/twilio/"
 
 
@@ -35,6 +41,7 @@ class PracticeData:
     task: CallbackTask
     conversation: Conversation
     recording: Recording
+    appointment: Appointment
 
 
 def practice_data(session: Session, name: str, prefix: str) -> PracticeData:
@@ -89,7 +96,14 @@ def practice_data(session: Session, name: str, prefix: str) -> PracticeData:
     )
     session.add_all([task, conversation, recording])
     session.flush()
-    return PracticeData(practice, coordinator, admin, call, task, conversation, recording)
+    patient = find_or_add_patient(session, practice.id, "+13105550142", now)
+    assert patient is not None
+    service = catalog.add_service(session, practice.id, "Consultation", 30, "consultation")
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    appointment = book(session, practice.id, patient.id, service.id, start, admin.id, now)
+    return PracticeData(
+        practice, coordinator, admin, call, task, conversation, recording, appointment
+    )
 
 
 @pytest.fixture
@@ -111,6 +125,8 @@ def sample_values(data: PracticeData, practice_id: int) -> dict[str, object]:
         "conversation_id": data.conversation.id,
         "recording_id": data.recording.id,
         "call_sid": data.call.call_sid,
+        "appointment_id": data.appointment.id,
+        "patient_id": data.appointment.patient_id,
     }
 
 
@@ -235,3 +251,109 @@ def test_screen_pop_shows_the_callers_context(app: Flask, glow: PracticeData) ->
     assert pop["recording_consent"] == "recording allowed"
     assert pop["sms_opted_out"] is False
     assert [c["reason"] for c in pop["open_callbacks"]] == ["missed_call"]
+
+
+# Routes that take a call by query string rather than by URL argument.
+CALL_BY_QUERY = {"api.screen_pop": "call_sid"}
+# The sandbox's simulated phones name the simulator's own calls, not the practice's records; their
+# owner checks live in sandbox_calls (a call is driven only by whoever placed or is rung by it).
+SIMULATED_PHONES = "sandbox."
+
+
+def call_scoped_requests(app: Flask, data: PracticeData) -> list[tuple[str, str, str]]:
+    """(endpoint, method, path) of every console route that reads or changes one call."""
+    found = []
+    values = sample_values(data, data.practice.id)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(SIMULATED_PHONES) or rule.rule.startswith(SIGNED_BY_TWILIO):
+            continue
+        by_query = CALL_BY_QUERY.get(rule.endpoint)
+        if not ({"call_id", "call_sid"} & set(rule.arguments)) and by_query is None:
+            continue
+        built = rule.build({k: v for k, v in values.items() if k in rule.arguments})
+        assert built is not None
+        path = built[1] + (f"?{by_query}={values[by_query]}" if by_query else "")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, path))
+    return found
+
+
+def test_every_call_route_follows_the_call_rule_for_each_role(
+    app: Flask, session: Session, glow: PracticeData
+) -> None:
+    """Same practice: the coordinator on the call, QA leads and admins; a colleague never."""
+    colleague = make_login(session, glow.practice, "gcolleague")
+    qa_lead = make_login(session, glow.practice, "gqalead", Role.QA_LEAD)
+    requests = call_scoped_requests(app, glow)
+    endpoints = {endpoint for endpoint, _, _ in requests}
+    assert {
+        "api.screen_pop",
+        "api.outcome",
+        "pages.call_detail",
+        "pages.recording_audio",
+        "pages.review_override",
+    } <= endpoints
+    supervising_only = {"pages.review_override", "pages.review_comment", "pages.review_finalize"}
+    failures = []
+    for user, who in (
+        (colleague, "colleague"),
+        (glow.coordinator, "on the call"),
+        (qa_lead, "qa lead"),
+        (glow.admin, "admin"),
+    ):
+        client = app.test_client()
+        csrf = log_in(client, user.email or "")
+        for endpoint, method, path in requests:
+            response = client.open(
+                path, method=method, json={}, headers={"X-CSRF-Token": csrf}, buffered=True
+            )
+            status = response.status_code
+            expect_refused = who == "colleague" or (
+                who == "on the call" and endpoint in supervising_only  # reviewing: QA's role
+            )
+            if expect_refused:
+                ok = status == 403
+            else:  # allowed through; the route may still refuse the empty form (4xx) or 404
+                ok = status not in (401, 403) and b"no such call" not in response.data
+            if not ok:
+                failures.append(f"{who}: {method} {path} ({endpoint}) -> {status}")
+    assert failures == []
+
+
+def test_a_colleague_cannot_set_the_outcome_or_read_the_screen_pop(
+    app: Flask, session: Session, glow: PracticeData
+) -> None:
+    """Ava must not change Ben's outcome nor read his caller's name and history."""
+    from contact_center.models import Patient
+    from qa.models import CallOutcome
+
+    patient = Patient(practice_id=glow.practice.id, phone="+13105550177", first_name="Karen")
+    session.add(patient)
+    session.flush()
+    glow.call.patient_id = patient.id
+    session.flush()
+    pid, call = glow.practice.id, glow.call
+    colleague = make_login(session, glow.practice, "gcolleague")
+    client = app.test_client()
+    csrf = log_in(client, colleague.email or "")
+    pop = client.get(f"/p/{pid}/api/screen-pop?call_sid={call.call_sid}")
+    assert pop.status_code == 403 and b"Karen" not in pop.data
+    changed = client.post(
+        f"/p/{pid}/api/calls/{call.id}/outcome",
+        json={"outcome": "not_interested"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert changed.status_code == 403
+    outcomes = select(CallOutcome).where(CallOutcome.call_id == call.id)
+    assert session.scalars(outcomes).first() is None
+    assert client.get(f"/p/{pid}/calls/{call.id}").status_code == 403
+    owner = app.test_client()
+    csrf = log_in(owner, glow.coordinator.email or "")
+    mine = owner.get(f"/p/{pid}/api/screen-pop?call_sid={call.call_sid}")
+    assert mine.status_code == 200 and mine.get_json()["name"] == "Karen"
+    done = owner.post(
+        f"/p/{pid}/api/calls/{call.id}/outcome",
+        json={"outcome": "not_interested"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert done.status_code == 200 and done.get_json()["outcome"]["outcome"] == "not_interested"

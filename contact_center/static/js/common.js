@@ -47,5 +47,10 @@
 
   function text(el, value) { if (el) el.textContent = value == null || value === "" ? "—" : value; }
 
+  // The practice switcher (no inline handlers: the Content-Security-Policy forbids them).
+  document.querySelectorAll("select[data-navigate]").forEach(function (select) {
+    select.addEventListener("change", function () { location.href = select.value; });
+  });
+
   window.CC = { api: api, events: events, clock: clock, text: text };
 })();

@@ -34,7 +34,7 @@
     });
     const options = { practiceId: cfg.practiceId, eventSource: events,
       tokenRefreshMs: token.refresh_before * 1000, closeProtection: true,
-      codecPreferences: ["opus", "pcmu"] };
+      codecPreferences: ["opus", "pcmu"], sounds: cfg.sounds };
     const device = cfg.sandbox || !window.Twilio
       ? new window.SandboxDevice(token.token, options)
       : new window.Twilio.Device(token.token, options);
@@ -109,6 +109,7 @@
     show($("idle"), false);
     show($("wrapup"), false);
     show($("wrapup-saved"), false);
+    show($("wrapup-booked"), false);
     show($("call-panel"), true);
     $("call-status").textContent = "Incoming call · ringing";
     $("call-timer").textContent = "00:00";
@@ -159,23 +160,51 @@
     } catch (e) { $("call-status").textContent = e.message; }
   });
 
+  // A booked outcome opens the booking form: the appointment is saved with the outcome.
+  let booking = null;
+  const BOOKED = ["booked_consultation", "booked_treatment"];
+  $("wrapup").querySelector("select[name=outcome]").addEventListener("change", async (event) => {
+    const booked = BOOKED.includes(event.target.value);
+    show($("booking"), booked);
+    if (!booked) return;
+    if (!booking) booking = window.CCBooking.attach($("booking-fields"), { base: base, outcome: event.target.value });
+    else await booking.reload(event.target.value);
+  });
+
   $("wrapup").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData($("wrapup"));
+    const body = { outcome: form.get("outcome"), note: form.get("note") };
+    if (booking && BOOKED.includes(body.outcome)) Object.assign(body, booking.values());
+    const bookedDay = booking ? booking.day() : "";
     try {
-      const result = await window.CC.api(base + "/api/calls/" + state.pop.call_id + "/outcome",
-        { outcome: form.get("outcome"), note: form.get("note") });
+      const result = await window.CC.api(base + "/api/calls/" + state.pop.call_id + "/outcome", body);
       setPresence(result.presence);
       $("wrapup").reset();
+      show($("booking"), false);
       show($("wrapup"), false);
       show($("wrapup-error"), false);
       show($("call-panel"), false);
       show($("wrapup-saved"), true);
+      const booked = $("wrapup-booked");
+      if (result.outcome.appointment_id) {
+        booked.replaceChildren("Appointment booked. ");
+        const link = document.createElement("a");
+        link.href = base + "/appointments" + (bookedDay ? "?day=" + bookedDay : "");
+        link.textContent = "See the day";
+        link.dataset.testid = "booked-day-link";
+        booked.append(link);
+        show(booked, true);
+      } else {
+        show(booked, false);
+      }
       show($("idle"), true);
       state.pop = null;
     } catch (e) {
       $("wrapup-error").textContent = e.message;
       show($("wrapup-error"), true);
+      // The slot went to someone else meanwhile: show the times still free.
+      if (e.status === 409 && booking) booking.reload(body.outcome);
     }
   });
 

@@ -1,0 +1,1 @@
+"""Appointments: services, providers, free slots, booking, the practice's CalDAV calendar."""
