@@ -38,6 +38,7 @@ from sqlalchemy import select
 from contact_center import auth, clock, practices
 from contact_center.db import session_scope
 from contact_center.jobs import ALL_QUEUES, REALTIME
+from contact_center.leads import guard
 from contact_center.leads import services as leads
 from contact_center.models import Practice, Role, TwilioRequest
 from contact_center.simulator import Answer, Caller, DialPlan, TwilioSimulator
@@ -150,6 +151,18 @@ class Simulation:
                     consent_mode=spec.consent_mode,
                 )
                 key = leads.create_api_key(s, practice, clock.now(), "website")
+                # Days pass in seconds here: per-key limits meant for a real minute would refuse
+                # a whole simulated day's forms (the admin's `practice lead-guard --per-key`).
+                guard.set_guard_settings(
+                    s,
+                    practice.id,
+                    allowed_countries=None,
+                    per_key_limit="1000000/minute",
+                    per_address_limit=None,
+                    per_destination_limit=None,
+                    surge_min_leads=None,
+                    surge_factor=None,
+                )
                 coordinators = []
                 for c in range(spec.coordinators):
                     identity = f"p{prefix}x{i}c{c}"
@@ -521,8 +534,15 @@ class Simulation:
                 "Idempotency-Key": f"sim-{self._leads}",
                 "Content-Type": "application/json",
             },
+            # Each patient fills in the form from their own browser.
+            environ_base={
+                "REMOTE_ADDR": f"10.{journey.n >> 16 & 255}.{journey.n >> 8 & 255}."
+                f"{journey.n & 255}"
+            },
         )
-        assert response.status_code in (201, 422), response.get_data(as_text=True)
+        assert response.status_code in (201, 422, 429), response.get_data(as_text=True)
+        if response.status_code == 429:
+            self.activity["leads rate-limited"] += 1
 
     def _reply(self, journey: Journey, practice: PracticeSetup, body: str) -> None:
         thread = self._thread_of(practice, journey)
