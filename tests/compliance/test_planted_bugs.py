@@ -17,7 +17,7 @@ from contact_center.messaging import calling_hours, phi, quiet_hours
 from contact_center.messaging import services as messaging
 from contact_center.simulator import TwilioSimulator
 from ivr import consent
-from routing import dialer_legs, outreach
+from routing import dialer, dialer_legs, outreach
 from routing.dialer_models import AttemptState
 from tests.compliance.simulation import report, run_simulation
 
@@ -30,7 +30,9 @@ def records_without_asking(mp: pytest.MonkeyPatch) -> None:
 
 
 def forgets_opt_outs(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(messaging, "is_opted_out", lambda *a, **k: False)
+    """A STOP is confirmed but never stored, and the cadence goes on."""
+    mp.setattr(messaging, "set_opt_out", lambda *a, **k: False)
+    mp.setattr(dialer, "stop_for_opt_out", lambda *a, **k: None)
 
 
 def ignores_quiet_hours(mp: pytest.MonkeyPatch) -> None:
@@ -86,7 +88,7 @@ def test_the_simulation_catches_a_planted_bug(
 ) -> None:
     plant(monkeypatch)
     result = run_simulation(
-        app.test_client, twilio, redis, seed=5, journeys=40, start=START, days=2.5
+        app.test_client, twilio, redis, seed=5, journeys=80, start=START, days=3
     )
     caught = {rule: result.counts[rule] for rule in rules}
     assert any(caught.values()), report(result)
