@@ -91,6 +91,7 @@ class PracticeSetup:
     csrf: str
     coordinators: list[int]
     threads: dict[str, int] = field(default_factory=dict)
+    email: str = ""
 
 
 @dataclass
@@ -190,22 +191,29 @@ class Simulation:
                 made.append((practice.id, number, spec, key, coordinators))
                 if spec.consent_mode == "one_party":
                     self.log.one_party.add(number)
-        for practice_id, number, spec, key, coordinators in made:
-            inbox = self.client_factory()
-            email = f"p{prefix}x{len(self.practices)}c0@sim.example"
-            token = _CSRF.search(inbox.get("/login").get_data(as_text=True))
-            assert token, "the login page has no CSRF token"
-            response = inbox.post(
-                "/login", data={"email": email, "password": PASSWORD, "csrf_token": token[1]}
+        for n, (practice_id, number, spec, key, coordinators) in enumerate(made):
+            setup = PracticeSetup(
+                practice_id, number, spec, key, self.client_factory(), "", coordinators
             )
-            assert response.status_code == 302, response.status_code
-            home = inbox.get("/", follow_redirects=True).get_data(as_text=True)
-            csrf = _CSRF.search(home)
-            assert csrf, "the console has no CSRF token"
-            self.practices.append(
-                PracticeSetup(practice_id, number, spec, key, inbox, csrf[1], coordinators)
-            )
+            setup.email = f"p{prefix}x{n}c0@sim.example"
+            self._log_in(setup)
+            self.practices.append(setup)
         self._staff_desks()
+
+    def _log_in(self, practice: PracticeSetup) -> None:
+        """The coordinator signs in to the console (again when the session has expired)."""
+        inbox = practice.inbox
+        token = _CSRF.search(inbox.get("/login").get_data(as_text=True))
+        assert token, "the login page has no CSRF token"
+        response = inbox.post(
+            "/login", data={"email": practice.email, "password": PASSWORD, "csrf_token": token[1]}
+        )
+        assert response.status_code == 302, response.status_code
+        home = inbox.get("/", follow_redirects=True).get_data(as_text=True)
+        csrf = _CSRF.search(home)
+        assert csrf, "the console has no CSRF token"
+        practice.csrf = csrf[1]
+        self.activity["console logins"] += 1
 
     def _staff_desks(self) -> None:
         """Coordinators who stepped away (a missed ring sets them away) come back: the admin
@@ -548,12 +556,16 @@ class Simulation:
         thread = self._thread_of(practice, journey)
         if thread is None:
             return  # nothing to reply to: the patient never texted nor got a text
-        response = practice.inbox.post(
-            f"/p/{practice.id}/inbox/{thread}/reply",
-            data={"body": body, "csrf_token": practice.csrf},
-            headers={"X-CSRF-Token": practice.csrf},
-        )
-        assert response.status_code in (302, 422), response.status_code
+        for _ in range(2):
+            response = practice.inbox.post(
+                f"/p/{practice.id}/inbox/{thread}/reply",
+                data={"body": body, "csrf_token": practice.csrf},
+                headers={"X-CSRF-Token": practice.csrf},
+            )
+            if not _to_login(response):
+                break
+            self._log_in(practice)
+        assert response.status_code in (302, 422) and not _to_login(response), response.status
         self.activity[
             "inbox replies sent" if response.status_code == 302 else "inbox replies refused"
         ] += 1
@@ -562,13 +574,22 @@ class Simulation:
         for label in (journey.phone, journey.name):
             if label in practice.threads:
                 return practice.threads[label]
-        page = practice.inbox.get(f"/p/{practice.id}/inbox").get_data(as_text=True)
-        for thread_id, label in _THREAD.findall(page):
+        response = practice.inbox.get(f"/p/{practice.id}/inbox")
+        if _to_login(response):
+            self._log_in(practice)
+            response = practice.inbox.get(f"/p/{practice.id}/inbox")
+        assert response.status_code == 200, response.status
+        for thread_id, label in _THREAD.findall(response.get_data(as_text=True)):
             practice.threads[label.strip()] = int(thread_id)
         for label in (journey.phone, journey.name):
             if label in practice.threads:
                 return practice.threads[label]
+        self.activity["inbox replies with no thread"] += 1
         return None
+
+
+def _to_login(response: Any) -> bool:
+    return response.status_code in (301, 302, 303) and "/login" in (response.location or "")
 
 
 @dataclass(frozen=True)
