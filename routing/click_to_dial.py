@@ -24,7 +24,7 @@ from contact_center.messaging import calling_hours, quiet_hours
 from contact_center.messaging import services as messaging
 from contact_center.models import Membership, Practice, Role
 from contact_center.voice import Hangup, Say, Script
-from routing import dialer, dialer_legs, presence
+from routing import dialer, dialer_legs, outreach, presence, sla
 from routing.dialer_models import AttemptState, CallbackAttempt
 from routing.models import CallbackStatus, CallbackTask, PresenceState
 
@@ -102,6 +102,9 @@ def start_callback_call(
     attempt = _current_attempt(session, task, now)
     if attempt.state is not AttemptState.SCHEDULED:
         return _refuse("another coordinator is calling this patient right now")
+    cap = outreach.cap_of(sla.dialer_settings(session, practice.id))
+    if outreach.cap_reached_until(session, practice.id, task.phone, cap, now) is not None:
+        return _refuse(f"this patient was already called {cap} times in the last 24 hours")
     mine = presence.locked_presence(session, user.user_id, now)
     if mine.state in _BUSY:
         return _refuse("finish your current call first")

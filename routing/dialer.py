@@ -24,8 +24,8 @@ from contact_center.messaging.pause import REVIEW_RECHECK
 from contact_center.models import Practice
 from contact_center.voice import Hangup, Say, Script
 from ivr.models import Call, CallStatus, Direction
+from routing import outreach, sla
 from routing import services as routing
-from routing import sla
 from routing.dialer_models import AttemptOutcome, AttemptState, CallbackAttempt
 from routing.models import (
     CallbackReason,
@@ -82,13 +82,13 @@ def open_callback(
     patient_id: int | None = None,
     note: str | None = None,
 ) -> tuple[CallbackTask, CallbackAttempt]:
-    """A callback task on the practice's SLA and its first attempt, never in quiet hours.
+    """The patient's callback task on the practice's SLA (a new one, or the open one this
+    reason joins) and its current attempt, never due in quiet hours.
 
-    The task is ``routing.create_callback_task``'s with the practice's ``sla_minutes``; the
-    attempt is due when the task is (at once in hours, at the next opening after hours),
-    pushed out of the patient's quiet hours.
+    The attempt is due when the task is (at once in hours, at the next opening after hours),
+    pushed out of the patient's quiet hours; a scheduled attempt of a joined task is brought
+    forward to that moment.
     """
-    settings = sla.dialer_settings(session, practice.id)
     task = routing.create_callback_task(
         session,
         practice,
@@ -97,20 +97,11 @@ def open_callback(
         now,
         patient_id=patient_id,
         note=note,
-        sla_minutes=settings.sla_minutes,
+        dial_after_commit=False,
     )
-    attempt = CallbackAttempt(
-        task_id=task.id,
-        practice_id=practice.id,
-        attempt_no=1,
-        state=AttemptState.SCHEDULED,
-        due_at=quiet_hours.next_allowed(
-            phone, practice.timezone, task.due_at, practice_number=practice.phone_number
-        ),
-        created_at=now,
-    )
-    session.add(attempt)
-    session.flush()
+    # The caller schedules the dial after its commit (after the patient's instant text).
+    attempt = routing.schedule_dial(session, task, practice, now, note_dial=False)
+    assert attempt is not None  # the task is open: held tasks come only from the queue
     return task, attempt
 
 
@@ -208,6 +199,16 @@ def claim(session: Session, attempt_id: int, now: datetime) -> DialOrder | Wait 
             task.phone, practice.timezone, now, practice_number=where
         )
         return Wait(attempt.due_at)
+    cap = outreach.cap_of(sla.dialer_settings(session, practice.id))
+    until = outreach.cap_reached_until(session, practice.id, task.phone, cap, now)
+    if until is not None:
+        attempt.due_at = quiet_hours.next_allowed(
+            task.phone, practice.timezone, until, practice_number=practice.phone_number
+        )
+        logger.info("attempt %s waits for the daily cap until %s", attempt.id, attempt.due_at)
+        return Wait(attempt.due_at)
+    if outreach.busy_elsewhere(session, practice.id, task.phone, attempt.id):
+        return Wait(None)  # never two attempts at one patient at the same moment
     if inbound_waiting(session, practice.id, now):
         return Wait(None)  # inbound callers take priority over callbacks
     token = secrets.token_hex(16)

@@ -18,8 +18,8 @@ from contact_center.messaging import services as messaging
 from contact_center.messaging.pause import REVIEW_RECHECK
 from contact_center.models import Practice
 from contact_center.voice import Dial, Gather, Hangup, Say, Script
+from routing import outreach, sla
 from routing import services as routing
-from routing import sla
 from routing.dialer import (
     ALREADY_HANDLED,
     PATIENT_RING_TIMEOUT_S,
@@ -90,6 +90,12 @@ def connect(
             ),
             Hangup(),
         ), attempt
+    not_now = _not_now(session, attempt, task, practice, now)
+    if not_now is not None:
+        _defer(session, attempt, token, not_now, now, "daily cap or another attempt under way")
+        return Script.of(
+            Say("This patient cannot be called right now. Thank you."), Hangup()
+        ), attempt
     attempt.state = AttemptState.BRIDGING
     attempt.coordinator_call_sid = attempt.coordinator_call_sid or call_sid
     attempt.dialed_at = attempt.dialed_at or now
@@ -116,6 +122,24 @@ def _defer(
     unclaim(session, attempt.id, token, now)
     attempt.due_at = due
     logger.info("patient leg not dialed (%s) attempt=%s due=%s", why, attempt.id, due.isoformat())
+
+
+def _not_now(
+    session: Session,
+    attempt: CallbackAttempt,
+    task: CallbackTask,
+    practice: Practice,
+    now: datetime,
+) -> datetime | None:
+    """When the patient may be dialed, if not now: the daily cap across every reason is
+    reached, or another attempt is dialing them (checked again at the moment of the dial)."""
+    cap = outreach.cap_of(sla.dialer_settings(session, practice.id))
+    until = outreach.cap_reached_until(session, practice.id, task.phone, cap, now)
+    if until is not None:
+        return until
+    if outreach.busy_elsewhere(session, practice.id, task.phone, attempt.id):
+        return now
+    return None
 
 
 def patient_dial(attempt: CallbackAttempt, task: CallbackTask, practice: Practice) -> Dial:

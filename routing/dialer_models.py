@@ -24,6 +24,9 @@ from contact_center.db import Base, str_enum, utcnow
 DEFAULT_CADENCE = "now, 5m, 1h, morning, 1d"
 DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_SLA_MINUTES = 5
+# Attempts across all reasons per patient per rolling 24 hours (Florida's limit for sales
+# calls, Fla. Stat. 501.059(8)(b)); a practice may lower it, never raise it.
+DAILY_CAP = 3
 
 
 class AttemptState(enum.StrEnum):
@@ -56,6 +59,7 @@ class DialerSettings(Base):
     cadence: Mapped[str] = mapped_column(String(120), default=DEFAULT_CADENCE)
     max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)
     sla_minutes: Mapped[int] = mapped_column(default=DEFAULT_SLA_MINUTES)
+    daily_cap: Mapped[int] = mapped_column(default=DAILY_CAP, server_default=str(DAILY_CAP))
 
 
 class CallbackAttempt(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contact_center.db import Base, str_enum, utcnow
@@ -138,10 +138,34 @@ class CallbackStatus(enum.StrEnum):
     CANCELED = "canceled"
 
 
+OPEN_TASK = "status IN ('held', 'open', 'in_progress')"
+
+
 class CallbackTask(Base):
-    """Somebody must call this patient back, by ``sla_deadline``."""
+    """Somebody must call this patient back, by ``sla_deadline``.
+
+    One patient has one outreach per practice: at most one task per (practice, number) is held,
+    open or in progress (a partial unique index, the final guard); a new reason to call the
+    patient joins it as a ``CallbackTaskReason``.
+    """
 
     __tablename__ = "callback_tasks"
+    __table_args__ = (
+        Index(
+            "uq_callback_tasks_open_per_number",
+            "practice_id",
+            "phone",
+            unique=True,
+            postgresql_where=text(OPEN_TASK),
+            sqlite_where=text(OPEN_TASK),
+        ),
+        Index(
+            "ix_callback_tasks_sla_unchecked",
+            "sla_deadline",
+            postgresql_where=text("sla_checked_at IS NULL"),
+            sqlite_where=text("sla_checked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(
@@ -162,3 +186,23 @@ class CallbackTask(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # When the SLA watch looked at the task after its deadline (breach or not): never again.
+    sla_checked_at: Mapped[datetime | None] = mapped_column()
+
+
+class CallbackTaskReason(Base):
+    """Why a patient is being called back: one row per reason that joined the task (the task's
+    own ``reason`` is the first). One row per source call, however often Twilio replays it."""
+
+    __tablename__ = "callback_task_reasons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("callback_tasks.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[CallbackReason] = mapped_column(str_enum(CallbackReason))
+    source_call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), unique=True
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from contact_center import clock
 from contact_center.jobs import REALTIME, after_commit
 
 
@@ -35,3 +36,25 @@ def end_wrap_up(session: Session, user_id: int, until: datetime) -> None:
         at=until,
         timeout=30,
     )
+
+
+def dial_attempt(session: Session, practice_id: int, attempt_id: int, due: datetime) -> None:
+    """A callback task's attempt is due at ``due``: dial it then, or now through the practice's
+    ``dial_next`` (the same jobs ``routing.dialer_jobs.schedule_first_dial`` notes)."""
+    if due > clock.now():
+        after_commit(
+            session,
+            "routing.dialer_jobs.dial_attempt",
+            attempt_id,
+            queue=REALTIME,
+            job_id=f"dial-{attempt_id}-at",
+            at=due,
+        )
+    else:
+        after_commit(
+            session,
+            "routing.dialer_jobs.dial_next",
+            practice_id,
+            queue=REALTIME,
+            job_id=f"dial-next-{practice_id}",
+        )

@@ -21,10 +21,10 @@ from datetime import datetime
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from contact_center.models import Membership, User
+from contact_center.models import Membership, Practice, User
 from ivr.models import Call
 from ivr.timeline import add_event
-from routing import outbox
+from routing import outbox, outreach
 from routing.assignment import (
     is_staffed,
     lock_practices,
@@ -33,6 +33,7 @@ from routing.assignment import (
     skill_for,
     skill_matches,
 )
+from routing.dialer_models import AttemptState
 from routing.models import (
     CallbackStatus,
     CallbackTask,
@@ -311,6 +312,10 @@ def release_callback(session: Session, entry: QueueEntry, now: datetime) -> None
             task.status = CallbackStatus.OPEN
             task.due_at = now
             task.sla_deadline = now + sla
+            practice = session.get_one(Practice, task.practice_id)
+            attempt = outreach.ensure_attempt(session, task, practice, now)
+            if attempt is not None and attempt.state is AttemptState.SCHEDULED:
+                outbox.dial_attempt(session, practice.id, attempt.id, attempt.due_at)
     call = session.get_one(Call, entry.call_id)
     add_event(
         session,

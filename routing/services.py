@@ -22,9 +22,9 @@ from contact_center.errors import Forbidden, NotFound
 from contact_center.models import Membership, Practice, Role, User
 from contact_center.settings import Settings
 from ivr.models import Call
-from routing import outbox, queue, sla
+from routing import outbox, outreach, queue, sla
 from routing.assignment import reserve_coordinator
-from routing.dialer_models import DEFAULT_SLA_MINUTES
+from routing.dialer_models import AttemptState, CallbackAttempt
 from routing.models import (
     CallbackReason,
     CallbackStatus,
@@ -361,44 +361,51 @@ def create_callback_task(
     source_call_id: int | None = None,
     note: str | None = None,
     status: CallbackStatus = CallbackStatus.OPEN,
-    sla_minutes: int = DEFAULT_SLA_MINUTES,
+    sla_minutes: int | None = None,
+    dial_after_commit: bool = True,
 ) -> CallbackTask:
-    """Open a callback task with its SLA; one per source call however often it is asked for.
+    """Open a callback task with its SLA, or join the patient's open one (one outreach per
+    patient and practice); one per source call however often it is asked for.
 
-    Due now with a deadline ``sla_minutes`` later in hours; after hours, due at the next
-    opening with 15 minutes to reach the patient (``sla.deadline_for``). ``status=HELD``: a
-    queued callback that keeps the caller's place; the queue opens it when the caller's turn
-    comes.
+    Due now with a deadline ``sla_minutes`` (the practice's SLA by default) later in hours;
+    after hours, due at the next opening with 15 minutes to reach the patient
+    (``sla.deadline_for``). ``status=HELD``: a queued callback that keeps the caller's place;
+    the queue opens it when the caller's turn comes. An open task gets its attempt, due at the
+    next allowed minute, and the dialer is told after the commit (unless the caller schedules
+    the dial itself: ``dial_after_commit=False``, see ``routing.dialer.open_callback``).
     """
-    if source_call_id is not None:
-        existing = session.scalars(
-            select(CallbackTask).where(CallbackTask.source_call_id == source_call_id)
-        ).one_or_none()
-        if existing is not None:
-            return existing
-    due_at, deadline = sla.deadline_for(practice, sla_minutes, now)
-    task = CallbackTask(
-        practice_id=practice.id,
+    settings = sla.dialer_settings(session, practice.id)
+    task = outreach.open_or_join(
+        session,
+        practice,
+        phone,
+        reason,
+        now,
         patient_id=patient_id,
-        phone=phone,
-        reason=reason,
         source_call_id=source_call_id,
-        status=status,
-        due_at=due_at,
-        sla_deadline=deadline,
         note=note,
-        created_at=now,
+        status=status,
+        sla_minutes=sla_minutes if sla_minutes is not None else settings.sla_minutes,
     )
-    session.add(task)
-    session.flush()
-    logger.info(
-        "callback task %s opened practice=%s reason=%s due=%s",
-        task.id,
-        practice.id,
-        reason.value,
-        due_at.isoformat(),
-    )
+    if dial_after_commit:
+        schedule_dial(session, task, practice, now)
     return task
+
+
+def schedule_dial(
+    session: Session,
+    task: CallbackTask,
+    practice: Practice,
+    now: datetime,
+    *,
+    note_dial: bool = True,
+) -> CallbackAttempt | None:
+    """The task's current attempt (scheduled from the next allowed minute if there is none),
+    and a note to enqueue its dial after the commit."""
+    attempt = outreach.ensure_attempt(session, task, practice, now)
+    if note_dial and attempt is not None and attempt.state is AttemptState.SCHEDULED:
+        outbox.dial_attempt(session, practice.id, attempt.id, attempt.due_at)
+    return attempt
 
 
 def user_of(session: Session, user_id: int) -> User:

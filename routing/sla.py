@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from contact_center.errors import DomainError, InvalidInput
@@ -127,46 +127,78 @@ def started_by(session: Session, task: CallbackTask, deadline: datetime) -> bool
     )
 
 
-def detect_breaches(session: Session, now: datetime, limit: int = 200) -> list[SlaBreach]:
+def detect_breaches(session: Session, now: datetime, page: int = 500) -> list[SlaBreach]:
     """Record a breach for every task past its deadline that nobody started in time.
 
-    A task done before its deadline, or with a coordinator leg placed by then, is no breach.
-    With the practice's alerts on, a PHI-free text goes to the manager number.
+    Every task past its deadline is looked at once, whatever their number: the sweep goes
+    page by page, and marks each task it looked at (breach or not: done in time, canceled,
+    started in time but still open) as checked, so the next page and the next sweep never see
+    it again. A task done before its deadline, or with a coordinator leg placed by then, is no
+    breach. With the practice's alerts on, a PHI-free text goes to the manager number.
     """
-    breached = select(SlaBreach.task_id)
-    tasks = session.scalars(
-        select(CallbackTask)
-        .where(
-            CallbackTask.sla_deadline < now,
-            CallbackTask.id.not_in(breached),
-            (CallbackTask.closed_at.is_(None))
-            | (CallbackTask.closed_at > CallbackTask.sla_deadline),
-            CallbackTask.status != CallbackStatus.CANCELED,
+    found: list[SlaBreach] = []
+    while True:
+        tasks = session.scalars(
+            select(CallbackTask)
+            .where(
+                CallbackTask.sla_deadline < now,
+                CallbackTask.sla_checked_at.is_(None),
+                # A queued callback holds the caller's place: its clock starts at release.
+                CallbackTask.status != CallbackStatus.HELD,
+            )
+            .order_by(CallbackTask.sla_deadline, CallbackTask.id)
+            .limit(page)
+        ).all()
+        if not tasks:
+            return found
+        ids = [t.id for t in tasks]
+        started = set(
+            session.scalars(
+                select(CallbackAttempt.task_id)
+                .join(CallbackTask, CallbackTask.id == CallbackAttempt.task_id)
+                .where(
+                    CallbackAttempt.task_id.in_(ids),
+                    CallbackAttempt.dialed_at.is_not(None),
+                    CallbackAttempt.dialed_at <= CallbackTask.sla_deadline,
+                )
+            )
         )
-        .order_by(CallbackTask.sla_deadline)
-        .limit(limit)
-    ).all()
-    found = []
-    for task in tasks:
-        if started_by(session, task, task.sla_deadline):
-            continue
-        breach = SlaBreach(
-            task_id=task.id,
-            practice_id=task.practice_id,
-            deadline=task.sla_deadline,
-            detected_at=now,
+        already = set(session.scalars(select(SlaBreach.task_id).where(SlaBreach.task_id.in_(ids))))
+        session.execute(
+            update(CallbackTask)
+            .where(CallbackTask.id.in_(ids))
+            .values(sla_checked_at=now)
+            .execution_options(synchronize_session="evaluate")
         )
-        session.add(breach)
+        for task in tasks:
+            if (
+                task.id in started
+                or task.id in already
+                or task.status is CallbackStatus.CANCELED
+                or (task.closed_at is not None and task.closed_at <= task.sla_deadline)
+            ):
+                continue
+            found.append(_breach(session, task, now))
         session.flush()
-        _alert_manager(session, task, breach, now)
-        logger.warning(
-            "sla breach task_id=%s practice=%s deadline=%s",
-            task.id,
-            task.practice_id,
-            task.sla_deadline.isoformat(),
-        )
-        found.append(breach)
-    return found
+
+
+def _breach(session: Session, task: CallbackTask, now: datetime) -> SlaBreach:
+    breach = SlaBreach(
+        task_id=task.id,
+        practice_id=task.practice_id,
+        deadline=task.sla_deadline,
+        detected_at=now,
+    )
+    session.add(breach)
+    session.flush()
+    _alert_manager(session, task, breach, now)
+    logger.warning(
+        "sla breach task_id=%s practice=%s deadline=%s",
+        task.id,
+        task.practice_id,
+        task.sla_deadline.isoformat(),
+    )
+    return breach
 
 
 def _alert_manager(session: Session, task: CallbackTask, breach: SlaBreach, now: datetime) -> None:

@@ -420,6 +420,7 @@ def _settings_page(
             "cadence": dialer.cadence,
             "max_attempts": dialer.max_attempts,
             "sla_minutes": dialer.sla_minutes,
+            "daily_cap": dialer.daily_cap,
         }
         templates = inbox_service.templates_of(s, practice_id)
         card = current_scorecard(s, practice_id, clock.now())

@@ -15,6 +15,7 @@ from contact_center.messaging.models import SmsTemplate
 from contact_center.models import ConsentMode, Practice
 from contact_center.web import queries
 from routing import sla
+from routing.dialer_models import DAILY_CAP
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class PracticeSettings:
     cadence: str
     max_attempts: str
     sla_minutes: str
+    daily_cap: str = str(DAILY_CAP)
 
 
 def _seconds(raw: str, field: str, low: int, high: int) -> int:
@@ -52,6 +54,8 @@ def update_practice(session: Session, practice_id: int, values: PracticeSettings
     sla.parse_cadence(values.cadence)
     attempts = _number(values.max_attempts, "max_attempts", 1, 20)
     sla_minutes = _number(values.sla_minutes, "sla_minutes", 1, 1440)
+    # Downward only: 3 in 24 hours is the most any practice may call one patient.
+    daily_cap = _number(values.daily_cap or str(DAILY_CAP), "daily_cap", 1, DAILY_CAP)
     practice.hours_spec = spec
     practice.greeting = greeting or None
     practice.consent_mode = mode
@@ -60,6 +64,7 @@ def update_practice(session: Session, practice_id: int, values: PracticeSettings
     dialer = sla.dialer_settings(session, practice_id)
     dialer.cadence = ", ".join(p.strip() for p in values.cadence.split(",") if p.strip())
     dialer.max_attempts, dialer.sla_minutes = attempts, sla_minutes
+    dialer.daily_cap = daily_cap
     session.add(dialer)
     session.flush()
     return practice
