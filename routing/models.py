@@ -126,6 +126,7 @@ class CallbackReason(enum.StrEnum):
     QUEUE_CALLBACK = "queue_callback"
     LEAD = "lead"
     SMS = "sms"
+    JOURNEY = "journey"  # a follow-up journey's call step (journeys.runner)
 
 
 class CallbackStatus(enum.StrEnum):
