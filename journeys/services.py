@@ -90,7 +90,9 @@ def start_for_change(session: Session, change_id: int, now: datetime) -> list[St
     time plus its step's delay. Safe to run twice or concurrently: the change is marked in
     ``journey_triggers`` and each run is unique per step and appointment."""
     change = session.get(AppointmentChange, change_id)
-    if change is None or session.get(JourneyTrigger, change_id) is not None:
+    if change is None or change.to_status not in STARTING:
+        return []  # booked, moved, cancelled: nothing starts (conditions stop runs at run time)
+    if session.get(JourneyTrigger, change_id) is not None:
         return []
     runs: list[StepRun] = []
     try:
@@ -101,7 +103,7 @@ def start_for_change(session: Session, change_id: int, now: datetime) -> list[St
     appointment = session.get_one(Appointment, change.appointment_id)
     # A later change may have moved on (a fulfilled entered in error): the change's own status
     # counts only while the appointment still has it.
-    if change.to_status not in STARTING or appointment.status is not change.to_status:
+    if appointment.status is not change.to_status:
         return []
     events = events_for(appointment, change.to_status)
     for journey in ensure_defaults(session, appointment.practice_id, now):
@@ -171,3 +173,28 @@ def runs_for_patient(session: Session, practice_id: int, patient_id: int) -> lis
             .order_by(StepRun.due_at.desc(), StepRun.id.desc())
         )
     )
+
+
+# What the patient page says about a run (its outcome, in words).
+OUTCOMES = {
+    "text": "Text sent",
+    "call_task": "Call task for a coordinator",
+    "alert": "Alert to the practice",
+    "opted_out": "Skipped: the patient opted out",
+    "opt_out_review": "Skipped: a possible opt-out waits for a person",
+    "booked_since": "Skipped: booked again since",
+    "returned": "Skipped: a future appointment, or came back since",
+    "needs_checkin": "Skipped: this visit gets a check-in call instead",
+    "no_checkin_needed": "Skipped: no check-in call needed for this service",
+    "no_marketing_consent": "Skipped: no written marketing consent",
+    "phi": "Skipped: the text names a treatment",
+    "no_manager_phone": "Skipped: the practice has no manager number",
+}
+
+
+def describe(run: StepRun) -> str:
+    """The run's state in words for the patient page."""
+    if run.state is RunState.SCHEDULED:
+        return "Scheduled" + (f" ({run.detail})" if run.detail else "")
+    words = OUTCOMES.get(run.outcome or "", f"{run.state.value}: {run.outcome}")
+    return f"{words}: {run.detail}" if run.detail else words

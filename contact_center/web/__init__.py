@@ -21,6 +21,7 @@ def register(app: Flask, settings: Settings) -> None:
         auth_views,
         events,
         headers,
+        journey_views,
         lead_protection,
         pages,
         sandbox,
@@ -36,5 +37,6 @@ def register(app: Flask, settings: Settings) -> None:
     headers.install(app)
     blueprints = [auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp]
     blueprints += [appointment_views.bp, appointment_settings.bp]
+    blueprints += [journey_views.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from appointments import services as booking
 from appointments.models import Appointment, Service
 from contact_center import clock
 from contact_center.messaging.models import Message, MessageKind
-from contact_center.models import Patient, Practice
+from contact_center.models import Patient, Practice, Role
 from contact_center.patients import find_or_add_patient
 from contact_center.simulator import TwilioSimulator
 from journeys import jobs, runner
@@ -26,6 +27,7 @@ from routing.models import CallbackReason, CallbackTask
 from tests.conftest import at_local
 from tests.factories import make_practice
 from tests.outbound import rest_requests, run_jobs, text_in
+from tests.web.conftest import log_in, make_login
 
 LA = "America/Los_Angeles"
 PHONE = "+13105550177"
@@ -359,3 +361,27 @@ def test_exactly_once_under_reruns_and_lost_redis(
         )
         == 1
     )
+
+
+def test_the_patient_page_lists_steps_sent_and_skipped_with_why(
+    session: Session, redis: Redis, practice: Practice, client: FlaskClient
+) -> None:
+    _visit(session, redis, practice, needs_checkin=True)
+    advance(session, redis, CHECKOUT + timedelta(days=1, minutes=1))
+    make_login(session, practice, "ava", Role.COORDINATOR)
+    other = make_practice(session)
+    session.commit()
+    log_in(client, "ava@example.test")
+    patient = _patient(session, practice)
+    page = client.get(f"/p/{practice.id}/patients/{patient.id}/journeys")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count('data-testid="journey-run"') == 7
+    assert "Text sent" in html and "Call task for a coordinator" in html
+    assert "Skipped: this visit gets a check-in call instead" in html
+    assert html.count('data-state="scheduled"') == 4
+    # The appointments page links here; another practice's patient is not found.
+    book = client.get(f"/p/{practice.id}/patients/{patient.id}/appointments")
+    assert 'data-testid="patient-journeys-link"' in book.get_data(as_text=True)
+    assert client.get(f"/p/{practice.id}/patients/999999/journeys").status_code == 404
+    assert client.get(f"/p/{other.id}/patients/{patient.id}/journeys").status_code in (403, 404)
