@@ -106,8 +106,11 @@ def appointment_changed(
         job_id=f"calendar-push-{appointment.id}",
         retries=0,  # the reconciler retries, at its own pace, until the calendar is back
     )
-    # Follow-up journeys (fulfilled, no-show); by path: journeys builds on appointments.
-    after_commit(session, "journeys.jobs.start_journeys", change.id, job_id=f"journeys-{change.id}")
+    # Follow-up journeys start at a visit's end; by path: journeys builds on appointments.
+    if change.to_status in (S.FULFILLED, S.NOSHOW):
+        after_commit(
+            session, "journeys.jobs.start_journeys", change.id, job_id=f"journeys-{change.id}"
+        )
 
 
 def _record(

@@ -230,6 +230,7 @@ def seed_demo() -> None:
 def register(app: Flask) -> None:
     from appointments.cli import appointments_cli
     from contact_center.web.cli import user_cli
+    from journeys.cli import journeys_cli
     from recordings.cli import recordings_cli
     from transcription.cli import transcription_cli
 
@@ -242,6 +243,7 @@ def register(app: Flask) -> None:
         transcription_cli,
         user_cli,
         appointments_cli,
+        journeys_cli,
     ]
     for command in commands:
         if command is not db_cli:

@@ -95,7 +95,7 @@ def _text(
 ) -> Ran:
     step = run.step
     body = step.body.format_map(
-        {"first_name": patient.first_name or "there", "practice": practice.name}
+        {"first_name": _first_word(patient.first_name) or "there", "practice": practice.name}
     )
     kind = (
         MessageKind.MARKETING if step.consent_class is ConsentClass.MARKETING else MessageKind.CARE
@@ -111,6 +111,12 @@ def _text(
     run.message_id = message.id
     schedule_delivery(session, message.id, message.send_after)
     return _finish(run, RunState.DONE, "text", None, now)
+
+
+def _first_word(name: str | None) -> str:
+    """A first name as a text may carry it: one word, at most 20 characters (160 in all)."""
+    words = (name or "").split()
+    return words[0][:20] if words else ""
 
 
 def _alert(

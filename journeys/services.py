@@ -6,6 +6,7 @@ the reconciler and the patient page read. Session first, never commits.
     unstarted_changes(session, now) -> list[int]                  changes a lost job left
     due_runs(session, now) -> list[int]                           runs whose time has come
     runs_for_patient(session, practice_id, patient_id) -> list[StepRun]
+    backfill_reactivation(session, practice_id, now) -> int       existing patients' last visits
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -121,12 +122,8 @@ def start_for_change(session: Session, change_id: int, now: datetime) -> list[St
                 state=RunState.SCHEDULED,
                 created_at=now,
             )
-            try:
-                with session.begin_nested():
-                    session.add(run)
-            except IntegrityError:
-                continue
-            runs.append(run)
+            if _add_run(session, run):
+                runs.append(run)
     logger.info(
         "journeys started change_id=%s appointment_id=%s runs=%s",
         change_id,
@@ -134,6 +131,66 @@ def start_for_change(session: Session, change_id: int, now: datetime) -> list[St
         [r.id for r in runs],
     )
     return runs
+
+
+def _add_run(session: Session, run: StepRun) -> bool:
+    try:
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:  # this step already runs for this event
+        return False
+    return True
+
+
+def backfill_reactivation(session: Session, practice_id: int, now: datetime) -> int:
+    """Reactivation runs for patients whose last visit predates journeys (an existing
+    practice): the steps still ahead of each patient's last fulfilled visit. Safe to repeat
+    (one run per step and visit); post-visit steps are never backfilled, so no old visit gets
+    a thank-you today. Returns the number of runs added."""
+    steps = [
+        step
+        for journey in ensure_defaults(session, practice_id, now)
+        for step in journey.steps
+        if step.event is JourneyEvent.SINCE_VISIT
+    ]
+    last_visit = (
+        select(Appointment.patient_id, func.max(Appointment.start_at).label("start_at"))
+        .where(
+            Appointment.practice_id == practice_id,
+            Appointment.status == AppointmentStatus.FULFILLED,
+        )
+        .group_by(Appointment.patient_id)
+        .subquery()
+    )
+    visits = session.scalars(
+        select(Appointment)
+        .join(
+            last_visit,
+            (Appointment.patient_id == last_visit.c.patient_id)
+            & (Appointment.start_at == last_visit.c.start_at),
+        )
+        .where(Appointment.status == AppointmentStatus.FULFILLED)
+    )
+    added = 0
+    for appointment in visits:
+        checkout = appointment.end_at
+        for step in steps:
+            due = checkout + timedelta(minutes=step.delay_minutes)
+            if due < now:
+                continue
+            run = StepRun(
+                practice_id=practice_id,
+                patient_id=appointment.patient_id,
+                step_id=step.id,
+                appointment_id=appointment.id,
+                trigger_key=f"appointment:{appointment.id}",
+                event_at=checkout,
+                due_at=due,
+                state=RunState.SCHEDULED,
+                created_at=now,
+            )
+            added += _add_run(session, run)
+    return added
 
 
 def unstarted_changes(session: Session, now: datetime, limit: int = 200) -> list[int]:

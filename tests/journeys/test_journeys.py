@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from appointments import catalog
@@ -22,7 +22,9 @@ from contact_center.patients import find_or_add_patient
 from contact_center.simulator import TwilioSimulator
 from journeys import jobs, runner
 from journeys.consent import ConsentSource, has_marketing_consent, record_marketing_consent
-from journeys.models import RunState, StepRun
+from journeys.defaults import DEFAULT_JOURNEYS
+from journeys.models import Journey, JourneyEvent, JourneyStep, RunState, StepAction, StepRun
+from journeys.services import backfill_reactivation
 from routing.models import CallbackReason, CallbackTask
 from tests.conftest import at_local
 from tests.factories import make_practice
@@ -385,3 +387,52 @@ def test_the_patient_page_lists_steps_sent_and_skipped_with_why(
     assert 'data-testid="patient-journeys-link"' in book.get_data(as_text=True)
     assert client.get(f"/p/{practice.id}/patients/999999/journeys").status_code == 404
     assert client.get(f"/p/{other.id}/patients/{patient.id}/journeys").status_code in (403, 404)
+
+
+def test_a_practices_own_journey_can_alert_the_practice(
+    session: Session, redis: Redis, practice: Practice
+) -> None:
+    practice.manager_phone = "+13105550199"
+    journey = Journey(practice_id=practice.id, key="no_show_alert", name="Tell the manager")
+    journey.steps = [
+        JourneyStep(
+            position=1,
+            event=JourneyEvent.NOSHOW,
+            delay_minutes=60,
+            action=StepAction.ALERT,
+            body="no-show",
+        )
+    ]
+    session.add(journey)
+    session.commit()
+    _visit(session, redis, practice, status="noshow")
+    advance(session, redis, CHECKOUT + timedelta(minutes=61))
+    assert ("no_show_alert", "alert") in done(session, practice)
+    [alert] = session.scalars(select(Message).where(Message.kind == MessageKind.STAFF_ALERT)).all()
+    assert alert.body.startswith("Glow Aesthetics:") and PHONE not in alert.body
+    assert [r.form["To"] for r in rest_requests(session, "Messages")][-1] == practice.manager_phone
+
+
+def test_default_texts_fit_one_healthcare_text() -> None:
+    for spec in DEFAULT_JOURNEYS:
+        for step in spec.steps:
+            if step.action is StepAction.TEXT:
+                body = step.body.format(practice="Glow Aesthetics Studio", first_name="A" * 20)
+                assert len(body) <= 160, body
+                assert body.startswith("Glow Aesthetics Studio:") and "Reply STOP" in body
+
+
+def test_backfill_schedules_reactivation_for_visits_before_journeys_existed(
+    session: Session, redis: Redis, practice: Practice
+) -> None:
+    _visit(session, redis, practice)
+    session.execute(delete(StepRun))  # as if the visit came before journeys
+    session.commit()
+    later = CHECKOUT + timedelta(days=45)
+    clock.pin(later)
+    assert backfill_reactivation(session, practice.id, later) == 2  # 60 and 90 days ahead
+    assert backfill_reactivation(session, practice.id, later) == 0  # once
+    session.commit()
+    due = [r.due_at.date() for r in runs(session, practice)]
+    assert due == [(START + timedelta(days=d, minutes=30)).date() for d in (60, 90)]
+    assert all(r.step.journey.key == "reactivation" for r in runs(session, practice))
