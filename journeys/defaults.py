@@ -117,6 +117,26 @@ DEFAULT_JOURNEYS: tuple[JourneySpec, ...] = (
             ),
         ),
     ),
+    # The same ask for every patient (never gated on a score or sentiment), then one reminder
+    # to those who did not click; at most one ask per patient per 6 months (journeys.reviews).
+    JourneySpec(
+        "review_request",
+        "Review request",
+        (
+            StepSpec(
+                E.FULFILLED,
+                2 * DAY,
+                A.REVIEW_ASK,
+                "{practice}: Thank you, {first_name}! Would you review us? {link}" + STOP,
+            ),
+            StepSpec(
+                E.FULFILLED,
+                7 * DAY,
+                A.REVIEW_REMINDER,
+                "{practice}: Hi {first_name}, a quick review helps us a lot: {link}" + STOP,
+            ),
+        ),
+    ),
     JourneySpec(
         "reactivation",
         "Reactivation",

@@ -32,6 +32,10 @@ class StepAction(enum.StrEnum):
     TEXT = "text"
     CALL_TASK = "call_task"  # a callback task for a coordinator
     ALERT = "alert"  # an internal alert to the practice (its manager number)
+    # The practice's public review link, the same for every patient (never gated on a score),
+    # through our tracked redirect; at most one ask per patient per 6 months.
+    REVIEW_ASK = "review_ask"
+    REVIEW_REMINDER = "review_reminder"  # the same link again, unless it was clicked
 
 
 class StepCondition(enum.StrEnum):
@@ -148,3 +152,33 @@ class JourneyTrigger(Base):
         ForeignKey("appointment_changes.id", ondelete="CASCADE"), primary_key=True
     )
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewSettings(Base):
+    """Where a practice's review asks send patients (no row: no asks)."""
+
+    __tablename__ = "journey_review_settings"
+
+    practice_id: Mapped[int] = mapped_column(
+        ForeignKey("practices.id", ondelete="CASCADE"), primary_key=True
+    )
+    review_url: Mapped[str] = mapped_column(String(500))
+
+
+class ReviewAsk(Base):
+    """One review ask: its tracked link (``/r/<token>``) and the clicks on it."""
+
+    __tablename__ = "journey_review_asks"
+    __table_args__ = (Index("ix_journey_review_asks_patient", "patient_id", "asked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id", ondelete="SET NULL")
+    )
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    review_url: Mapped[str] = mapped_column(String(500))  # where the redirect goes
+    asked_at: Mapped[datetime] = mapped_column()
+    clicks: Mapped[int] = mapped_column(default=0)
+    first_clicked_at: Mapped[datetime | None] = mapped_column()

@@ -23,6 +23,8 @@ from contact_center.messaging import services as messaging
 from contact_center.messaging.jobs import schedule_delivery
 from contact_center.messaging.models import MessageKind
 from contact_center.models import Patient, Practice
+from contact_center.runtime import current_settings
+from journeys import reviews
 from journeys.consent import has_marketing_consent
 from journeys.models import ConsentClass, RunState, StepAction, StepCondition, StepRun
 from routing import dialer
@@ -74,6 +76,8 @@ def run_step(session: Session, run_id: int, now: datetime) -> Ran | None:
         action, detail = StepAction.CALL_TASK, "no marketing consent: a call, not a text"
     if action is StepAction.TEXT:
         return _text(session, run, practice, patient, now)
+    if action in (StepAction.REVIEW_ASK, StepAction.REVIEW_REMINDER):
+        return _review(session, run, practice, patient, action, now)
     if action is StepAction.CALL_TASK:
         note = detail or step.body or "journey follow-up"
         task, _ = dialer.open_callback(
@@ -91,11 +95,20 @@ def run_step(session: Session, run_id: int, now: datetime) -> Ran | None:
 
 
 def _text(
-    session: Session, run: StepRun, practice: Practice, patient: Patient, now: datetime
+    session: Session,
+    run: StepRun,
+    practice: Practice,
+    patient: Patient,
+    now: datetime,
+    link: str = "",
 ) -> Ran:
     step = run.step
     body = step.body.format_map(
-        {"first_name": _first_word(patient.first_name) or "there", "practice": practice.name}
+        {
+            "first_name": _first_word(patient.first_name) or "there",
+            "practice": practice.name,
+            "link": link,
+        }
     )
     kind = (
         MessageKind.MARKETING if step.consent_class is ConsentClass.MARKETING else MessageKind.CARE
@@ -111,6 +124,35 @@ def _text(
     run.message_id = message.id
     schedule_delivery(session, message.id, message.send_after)
     return _finish(run, RunState.DONE, "text", None, now)
+
+
+def _review(
+    session: Session,
+    run: StepRun,
+    practice: Practice,
+    patient: Patient,
+    action: StepAction,
+    now: datetime,
+) -> Ran:
+    """The review ask (the same public link for everyone, within the 6-month cap) or its one
+    reminder (unless the link was clicked)."""
+    if action is StepAction.REVIEW_ASK:
+        found = reviews.ask_for(session, practice.id, patient.id, run.appointment_id, now)
+        if isinstance(found, str):
+            return _finish(run, RunState.SKIPPED, found, None, now)
+        ask = found
+    else:
+        earlier = reviews.ask_of_visit(session, patient.id, run.appointment_id)
+        if earlier is None:
+            return _finish(run, RunState.SKIPPED, "no_review_ask", None, now)
+        if earlier.clicks:
+            return _finish(run, RunState.SKIPPED, "clicked", None, now)
+        ask = earlier
+    link = f"{current_settings().public_base_url.rstrip('/')}/r/{ask.token}"
+    ran = _text(session, run, practice, patient, now, link)
+    if action is StepAction.REVIEW_ASK and ran.state is RunState.SKIPPED:
+        session.delete(ask)  # never sent: it does not count against the cap
+    return ran
 
 
 def _first_word(name: str | None) -> str:

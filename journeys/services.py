@@ -246,6 +246,10 @@ OUTCOMES = {
     "no_marketing_consent": "Skipped: no written marketing consent",
     "phi": "Skipped: the text names a treatment",
     "no_manager_phone": "Skipped: the practice has no manager number",
+    "no_review_link": "Skipped: the practice has no review link",
+    "review_cap": "Skipped: asked for a review in the last 6 months",
+    "no_review_ask": "Skipped: no review ask for this visit",
+    "clicked": "Skipped: the review link was clicked",
 }
 
 

@@ -23,7 +23,16 @@ from contact_center.simulator import TwilioSimulator
 from journeys import jobs, runner
 from journeys.consent import ConsentSource, has_marketing_consent, record_marketing_consent
 from journeys.defaults import DEFAULT_JOURNEYS
-from journeys.models import Journey, JourneyEvent, JourneyStep, RunState, StepAction, StepRun
+from journeys.models import (
+    Journey,
+    JourneyEvent,
+    JourneyStep,
+    ReviewAsk,
+    RunState,
+    StepAction,
+    StepRun,
+)
+from journeys.reviews import set_review_link
 from journeys.services import backfill_reactivation
 from routing.models import CallbackReason, CallbackTask
 from tests.conftest import at_local
@@ -78,17 +87,20 @@ def _visit(
     *,
     needs_checkin: bool = False,
     status: str = "fulfilled",
+    start: datetime = START,
 ) -> Appointment:
     """Book, then at the visit mark it (arrived and fulfilled, or no-show), and let the start
     job run."""
-    appointment = _book(session, practice, _service(session, practice, kind, needs_checkin), START)
+    service_id = _service(session, practice, kind, needs_checkin)
+    appointment = _book(session, practice, service_id, start)
     session.commit()
     if status == "fulfilled":
-        clock.pin(START)
-        booking.mark(session, appointment.id, "arrived", "system", START)
+        clock.pin(start)
+        booking.mark(session, appointment.id, "arrived", "system", start)
         session.commit()
-    clock.pin(CHECKOUT)
-    booking.mark(session, appointment.id, status, "system", CHECKOUT)
+    checkout = start + (CHECKOUT - START)
+    clock.pin(checkout)
+    booking.mark(session, appointment.id, status, "system", checkout)
     session.commit()
     run_jobs(redis)
     return appointment
@@ -153,8 +165,8 @@ def test_post_visit_thank_you_text_check_in_and_results_text(
 ) -> None:
     _visit(session, redis, practice)
     scheduled = runs(session, practice)
-    # Post-visit (4 steps) and reactivation (3), nothing run yet.
-    assert len(scheduled) == 7
+    # Post-visit (4 steps), review request (2) and reactivation (3), nothing run yet.
+    assert len(scheduled) == 9
     assert all(r.state is RunState.SCHEDULED for r in scheduled)
     assert scheduled[0].due_at == CHECKOUT + timedelta(minutes=30)
 
@@ -321,7 +333,7 @@ def test_an_opt_out_in_plain_words_mid_journey_stops_it(
     advance(session, redis, CHECKOUT + timedelta(days=90, minutes=1))
     outcomes = [o for _, o in done(session, practice)]
     assert outcomes[0] == "text"
-    assert set(outcomes[1:]) == {"opted_out"} and len(outcomes) == 7
+    assert set(outcomes[1:]) == {"opted_out"} and len(outcomes) == 9
     assert len(texts(session, practice)) == 1 and journey_tasks(session, practice) == []
     assert len(rest_requests(session, "Messages")) == 1 + (1 if reply is None else 0)
 
@@ -338,11 +350,11 @@ def test_exactly_once_under_reruns_and_lost_redis(
     redis.flushdb()  # Redis lost the start job
     assert runs(session, practice) == []
     advance(session, redis, CHECKOUT + timedelta(minutes=5))  # the reconciler starts it
-    assert len(runs(session, practice)) == 7
+    assert len(runs(session, practice)) == 9
     jobs.reconcile_journeys()
     for change_id in range(1, 50):
         jobs.start_journeys(change_id)  # replays of every start job: nothing new
-    assert len(runs(session, practice)) == 7
+    assert len(runs(session, practice)) == 9
 
     clock.pin(CHECKOUT + timedelta(minutes=31))
     jobs.reconcile_journeys()
@@ -378,10 +390,10 @@ def test_the_patient_page_lists_steps_sent_and_skipped_with_why(
     page = client.get(f"/p/{practice.id}/patients/{patient.id}/journeys")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert html.count('data-testid="journey-run"') == 7
+    assert html.count('data-testid="journey-run"') == 9
     assert "Text sent" in html and "Call task for a coordinator" in html
     assert "Skipped: this visit gets a check-in call instead" in html
-    assert html.count('data-state="scheduled"') == 4
+    assert html.count('data-state="scheduled"') == 6
     # The appointments page links here; another practice's patient is not found.
     book = client.get(f"/p/{practice.id}/patients/{patient.id}/appointments")
     assert 'data-testid="patient-journeys-link"' in book.get_data(as_text=True)
@@ -416,8 +428,12 @@ def test_a_practices_own_journey_can_alert_the_practice(
 def test_default_texts_fit_one_healthcare_text() -> None:
     for spec in DEFAULT_JOURNEYS:
         for step in spec.steps:
-            if step.action is StepAction.TEXT:
-                body = step.body.format(practice="Glow Aesthetics Studio", first_name="A" * 20)
+            if step.action in (StepAction.TEXT, StepAction.REVIEW_ASK, StepAction.REVIEW_REMINDER):
+                body = step.body.format(
+                    practice="Glow Aesthetics Studio",
+                    first_name="A" * 20,
+                    link="https://cc.example.test/r/" + "0" * 24,
+                )
                 assert len(body) <= 160, body
                 assert body.startswith("Glow Aesthetics Studio:") and "Reply STOP" in body
 
@@ -436,3 +452,70 @@ def test_backfill_schedules_reactivation_for_visits_before_journeys_existed(
     due = [r.due_at.date() for r in runs(session, practice)]
     assert due == [(START + timedelta(days=d, minutes=30)).date() for d in (60, 90)]
     assert all(r.step.journey.key == "reactivation" for r in runs(session, practice))
+
+
+REVIEWS = "https://g.page/r/glow-aesthetics/review"
+
+
+def _review_texts(session: Session, practice: Practice) -> list[Message]:
+    return [m for m in texts(session, practice) if "review" in m.body]
+
+
+def _token(message: Message) -> str:
+    return message.body.split("/r/", 1)[1].split()[0]
+
+
+def test_review_ask_two_days_after_the_visit_with_a_tracked_link(
+    session: Session, redis: Redis, practice: Practice, client: FlaskClient
+) -> None:
+    set_review_link(session, practice.id, REVIEWS)
+    session.commit()
+    _visit(session, redis, practice)
+    advance(session, redis, CHECKOUT + timedelta(days=2, minutes=1))
+    [ask] = _review_texts(session, practice)
+    assert "https://cc.example.test/r/" in ask.body and len(ask.body) <= 160
+    assert ask.message_sid is not None
+    token = _token(ask)
+    for _ in range(2):
+        clicked = client.get(f"/r/{token}")
+        assert clicked.status_code == 302 and clicked.headers["Location"] == REVIEWS
+    assert client.get("/r/" + "0" * 24).status_code == 404
+    assert client.get("/r/not-a-token").status_code == 404
+    row = session.scalars(select(ReviewAsk)).one()
+    session.refresh(row)
+    assert row.clicks == 2 and row.first_clicked_at is not None
+    # Clicked: no reminder.
+    advance(session, redis, CHECKOUT + timedelta(days=7, minutes=1))
+    assert len(_review_texts(session, practice)) == 1
+    assert ("review_request", "clicked") in done(session, practice)
+
+
+def test_one_reminder_with_the_same_link_to_a_patient_who_did_not_click(
+    session: Session, redis: Redis, practice: Practice
+) -> None:
+    set_review_link(session, practice.id, REVIEWS)
+    session.commit()
+    _visit(session, redis, practice)
+    advance(session, redis, CHECKOUT + timedelta(days=7, minutes=1))
+    ask, reminder = _review_texts(session, practice)
+    assert _token(ask) == _token(reminder)
+    advance(session, redis, CHECKOUT + timedelta(days=20))
+    assert len(_review_texts(session, practice)) == 2
+
+
+def test_at_most_one_review_ask_per_patient_in_six_months(
+    session: Session, redis: Redis, practice: Practice
+) -> None:
+    set_review_link(session, practice.id, REVIEWS)
+    session.commit()
+    _visit(session, redis, practice)
+    advance(session, redis, CHECKOUT + timedelta(days=3))
+    second = START + timedelta(days=35)
+    clock.pin(CHECKOUT + timedelta(days=3))
+    _visit(session, redis, practice, start=second)
+    advance(session, redis, second + timedelta(days=3))
+    # The first visit's ask and its reminder; the second visit's ask is capped.
+    first_ask, reminder = _review_texts(session, practice)
+    assert _token(first_ask) == _token(reminder)
+    assert ("review_request", "review_cap") in done(session, practice)
+    assert session.scalar(select(func.count()).select_from(ReviewAsk)) == 1

@@ -29,6 +29,7 @@ from tests.web.conftest import PASSWORD, log_in, make_login
 PUBLIC = {"/login", "/logout", "/healthz", "/static/<path:filename>"}
 # A provider's iCalendar feed: its secret token is the key (tests/appointments/test_caldav.py).
 PUBLIC |= {"/calendar/<token>.ics"}
+PUBLIC |= {"/r/<token>"}  # the tracked review link (journeys.views)
 SIGNED_BY_TWILIO = "/twilio/"
 
 

@@ -1,4 +1,4 @@
-"""journeys: versioned steps per practice, step runs, started appointment changes
+"""journeys: versioned steps per practice, step runs, started changes, review asks
 
 Revision ID: 0031
 Revises: 0020
@@ -82,9 +82,39 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["change_id"], ["appointment_changes.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("change_id"),
     )
+    op.create_table(
+        "journey_review_settings",
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("review_url", sa.String(length=500), nullable=False),
+        sa.ForeignKeyConstraint(["practice_id"], ["practices.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("practice_id"),
+    )
+    op.create_table(
+        "journey_review_asks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("practice_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("appointment_id", sa.Integer(), nullable=True),
+        sa.Column("token", sa.String(length=32), nullable=False),
+        sa.Column("review_url", sa.String(length=500), nullable=False),
+        sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("clicks", sa.Integer(), nullable=False),
+        sa.Column("first_clicked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["practice_id"], ["practices.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["appointment_id"], ["appointments.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token"),
+    )
+    op.create_index(
+        "ix_journey_review_asks_patient", "journey_review_asks", ["patient_id", "asked_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_journey_review_asks_patient", table_name="journey_review_asks")
+    op.drop_table("journey_review_asks")
+    op.drop_table("journey_review_settings")
     op.drop_table("journey_triggers")
     op.drop_index("ix_journey_step_runs_patient_id", table_name="journey_step_runs")
     op.drop_index("ix_journey_step_runs_due", table_name="journey_step_runs")
