@@ -42,8 +42,9 @@ def reconcile_journeys() -> None:
                 run_step,
                 run_id,
                 queue=DEFAULT,
+                # A run "started" in Redis may belong to a killed worker: one follow-up run
+                # (enqueue's rerun_if_running) finds it done, or does it.
                 job_id=f"journey-run-{run_id}",
-                rerun_if_running=False,
             )
     if started or due:
         logger.info("journeys reconciled started=%s due=%s", started, due)
