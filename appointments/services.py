@@ -109,6 +109,11 @@ def appointment_changed(
     from appointments.reminders import schedule_reminders  # the reminder sequence follows
 
     schedule_reminders(session, appointment, change.at)
+    # Follow-up journeys start at a visit's end; by path: journeys builds on appointments.
+    if change.to_status in (S.FULFILLED, S.NOSHOW):
+        after_commit(
+            session, "journeys.jobs.start_journeys", change.id, job_id=f"journeys-{change.id}"
+        )
 
 
 def _record(

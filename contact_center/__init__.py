@@ -49,11 +49,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from appointments.views import bp as appointments_feed_bp
     from ivr.views import bp as voice_bp
+    from journeys.views import bp as journeys_public_bp
     from recordings.views import bp as recordings_bp
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(recordings_bp)
     app.register_blueprint(appointments_feed_bp)
+    app.register_blueprint(journeys_public_bp)  # the tracked review link
     from routing import views as routing_views
 
     routing_views.register(app)  # queue webhooks, presence JSON, after-commit routing jobs

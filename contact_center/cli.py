@@ -231,6 +231,7 @@ def register(app: Flask) -> None:
     from appointments.cli import appointments_cli
     from appointments.reminder_cli import reminders_cli
     from contact_center.web.cli import user_cli
+    from journeys.cli import journeys_cli
     from recordings.cli import recordings_cli
     from transcription.cli import transcription_cli
 
@@ -244,6 +245,7 @@ def register(app: Flask) -> None:
         user_cli,
         appointments_cli,
         reminders_cli,
+        journeys_cli,
     ]
     for command in commands:
         if command is not db_cli:

@@ -47,4 +47,6 @@ SCHEDULE: tuple[Periodic, ...] = (
     # Appointments not yet in the practice's calendar; the calendar's busy times.
     Periodic("calendar-reconcile", "appointments.jobs.reconcile_calendars", DEFAULT, 60),
     Periodic("calendar-busy", "appointments.jobs.sync_all_busy", DEFAULT, 300),
+    # Journey steps that came due; fulfilled / no-show changes whose start job was lost.
+    Periodic("journeys-reconcile", "journeys.jobs.reconcile_journeys", DEFAULT),
 )

@@ -10,6 +10,7 @@ from contact_center.db import Base
 from contact_center.leads import models as _leads  # noqa: F401
 from contact_center.messaging import models as _messaging  # noqa: F401
 from ivr import models as _ivr  # noqa: F401
+from journeys import models as _journeys  # noqa: F401
 from qa import models as _qa  # noqa: F401
 from recordings import models as _recordings  # noqa: F401
 from routing import dialer_models as _dialer  # noqa: F401

@@ -110,6 +110,9 @@ class CallEvent(Base):
 class ConsentKind(enum.StrEnum):
     RECORDING = "recording"
     SMS = "sms"
+    # Marketing texts (offers, reactivation): separate written consent, with its wording and
+    # source (web_form, intake, keyword); journeys.consent reads and writes it.
+    MARKETING = "marketing"
 
 
 class ConsentRecord(Base):

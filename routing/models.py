@@ -127,6 +127,7 @@ class CallbackReason(enum.StrEnum):
     LEAD = "lead"
     SMS = "sms"
     RESCHEDULE = "reschedule"  # the patient answered a reminder with R
+    JOURNEY = "journey"  # a follow-up journey's call step (journeys.runner)
 
 
 class CallbackStatus(enum.StrEnum):

@@ -56,6 +56,10 @@ class MessageKind(enum.StrEnum):
     COORDINATOR = "coordinator"  # a coordinator's reply from the inbox
     REMINDER = "reminder"
     STAFF_ALERT = "staff_alert"  # to the practice's manager, not to a patient
+    # A journey's texts, by consent class: care (check-ins, the patient's own visit) and
+    # marketing (reactivation, offers; needs written marketing consent, journeys.consent).
+    CARE = "care"
+    MARKETING = "marketing"
 
 
 class MessageClass(enum.StrEnum):

@@ -146,8 +146,10 @@ def settings_for(session: Session, practice_id: int) -> MessagingSettings:
 
 def default_class(kind: MessageKind) -> MessageClass:
     """The rules a kind of text falls under when its caller does not say."""
-    if kind is MessageKind.REMINDER:
+    if kind in (MessageKind.REMINDER, MessageKind.CARE):
         return MessageClass.CARE
+    if kind is MessageKind.MARKETING:
+        return MessageClass.MARKETING
     if kind is MessageKind.STAFF_ALERT:
         return MessageClass.INTERNAL
     return MessageClass.CONVERSATION
@@ -198,10 +200,13 @@ def send_sms(
     sent_by_id: int | None = None,
     in_twiml: bool = False,
     message_class: MessageClass | None = None,
+    marketing_consent: bool = False,
 ) -> Message:
     """Accept one outbound text for ``phone`` from ``practice``: the only way anything is texted.
 
-    ``message_class`` says which rules apply (default: ``default_class(kind)``). Raises
+    ``message_class`` says which rules apply (default: ``default_class(kind)``); a marketing
+    text goes only with ``marketing_consent`` (the caller found the patient's written marketing
+    consent in the consent ledger, ``journeys.consent``). Raises
     ``SmsRefused`` (opted out; quiet hours with ``OnQuiet.REFUSE``; a care text breaking a
     healthcare rule, reason ``care_*``; marketing) and ``phi.PhiInText``. Care and marketing
     refusals are also kept in the thread as ``refused`` messages with their reason. A
@@ -242,7 +247,7 @@ def send_sms(
         send_after = max(allowed, send_after or allowed)
     conversation = conversation_for(session, practice.id, phone, now)
     breach = None
-    if message_class is MessageClass.MARKETING:
+    if message_class is MessageClass.MARKETING and not marketing_consent:
         breach = care.Breach(
             "marketing_consent_required",
             "marketing texts need the patient's written marketing consent",

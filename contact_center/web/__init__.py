@@ -35,6 +35,7 @@ def register(app: Flask, settings: Settings) -> None:
         auth_views,
         events,
         headers,
+        journey_views,
         lead_protection,
         pages,
         sandbox,
@@ -51,5 +52,6 @@ def register(app: Flask, settings: Settings) -> None:
     headers.install(app)
     blueprints = [auth_views.bp, pages.bp, api.bp, events.bp, sandbox.bp, lead_protection.bp]
     blueprints += [appointment_views.bp, appointment_settings.bp]
+    blueprints += [journey_views.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -21,7 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # three directories of code that are not part of the product (tests, bench, scripts). Anything
 # else goes inside one of them: a new top-level package fails test_the_top_level_is_the_guides.
 GUIDE_PACKAGES = frozenset(
-    {"contact_center", "ivr", "routing", "recordings", "transcription", "qa", "appointments"}
+    {
+        "contact_center",
+        "ivr",
+        "routing",
+        "recordings",
+        "transcription",
+        "qa",
+        "appointments",
+        "journeys",
+    }
 )
 # gunicorn.conf.py: the web server's settings (gunicorn reads it; no code imports it).
 GUIDE_MODULES = frozenset({"wsgi", "gunicorn.conf"})
@@ -40,6 +49,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Booking: the core (tenancy, patients, settings) and the call record. Routing, ivr and qa
     # may book through appointments.services (a call's wrap-up outcome saves its appointment).
     "appointments": frozenset({"contact_center"}),
+    # Follow-up journeys after a visit: read appointments, open callback tasks through routing's
+    # dialer. Appointments start them by job path (no import), so appointments stays below.
+    "journeys": frozenset({"contact_center", "appointments", "routing"}),
 }
 
 # Parts of the core (DESIGN.md: contact_center holds tenancy, leads, SMS conversations) that

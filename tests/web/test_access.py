@@ -31,6 +31,7 @@ PUBLIC = {"/login", "/logout", "/healthz", "/favicon.ico", "/static/<path:filena
 PUBLIC |= {"/calendar/<token>.ics"}
 # The patient's reschedule page: a signed, expiring token is its only key (ivr.reschedule_views).
 PUBLIC |= {"/r/<token>"}
+PUBLIC |= {"/rv/<token>"}  # the tracked review link (journeys.views)
 SIGNED_BY_TWILIO = "/twilio/"
 
 

@@ -1,0 +1,1 @@
+"""Journeys: follow-up steps after a visit or a no-show, reactivation, and the consent classes."""
