@@ -7,7 +7,7 @@ test:  ## install what tests need, start PostgreSQL and Redis, run the whole sui
 	bash scripts/test.sh
 
 bench: ## every benchmark (needs what `make test` installs)
-	for b in voice_webhook routing speed_to_lead transcription; do .venv/bin/python bench/$$b.py || exit 1; done
+	for b in voice_webhook routing speed_to_lead transcription reminders compliance; do .venv/bin/python bench/$$b.py || exit 1; done
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
