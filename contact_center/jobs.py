@@ -38,6 +38,8 @@ TRANSCRIPTION = "transcription"
 ALL_QUEUES = (REALTIME, DEFAULT, TRANSCRIPTION)
 
 _connections: dict[str, Redis] = {}
+# Per process: gunicorn.conf.py's worker_connections (1000) plus room for requests in flight.
+REDIS_MAX_CONNECTIONS = 2000
 
 # A job: the function, or its dotted path ("routing.jobs.redirect_waiter") where the code that
 # starts it cannot import it (a service that its own feature's jobs module imports).
@@ -70,7 +72,9 @@ def redis_url(settings: Settings) -> str:
 def get_redis(settings: Settings) -> Redis:
     url = redis_url(settings)
     if url not in _connections:
-        _connections[url] = Redis.from_url(url)
+        # Every open console's event stream holds a pub/sub connection from this pool all day;
+        # redis-py 8 caps a pool at 100 by default, which made the 101st console's stream a 500.
+        _connections[url] = Redis.from_url(url, max_connections=REDIS_MAX_CONNECTIONS)
     return _connections[url]
 
 
