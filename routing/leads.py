@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from contact_center.errors import DomainError, InvalidInput
+from contact_center.errors import InvalidInput
 from contact_center.leads import guard
 from contact_center.leads import services as leads
 from contact_center.leads.models import Lead, LeadSurge
@@ -26,7 +26,7 @@ from contact_center.messaging.templates import acknowledgment
 from contact_center.models import Practice
 from contact_center.patients import find_or_add_patient
 from ivr.models import ConsentKind, ConsentRecord
-from routing import dialer
+from routing import dialer, sla
 from routing.models import CallbackReason
 
 logger = logging.getLogger(__name__)
@@ -203,28 +203,12 @@ def _leads_since(session: Session, practice_id: int, since: datetime) -> int:
 def _alert_manager(session: Session, practice: Practice, surge: LeadSurge, now: datetime) -> None:
     """The SLA alerts' path: the manager's number, the practice's staff-alert switch, the one
     send function."""
-    if (
-        not practice.manager_phone
-        or not messaging.settings_for(session, practice.id).alert_manager_on_breach
-    ):
-        return
     local = now.astimezone(ZoneInfo(practice.timezone))
     text = (
         f"{practice.name}: {surge.leads_last_hour} web leads in the last hour (usually "
         f"{surge.baseline_per_hour:.0f}), as of {local.strftime('%I:%M %p').lstrip('0')}. "
         "Check the console: this may be form abuse."
     )
-    try:
-        message = messaging.send_sms(
-            session,
-            practice,
-            practice.manager_phone,
-            text,
-            MessageKind.STAFF_ALERT,
-            now,
-            dedupe_key=f"lead-surge:{surge.id}",
-        )
-    except DomainError as exc:
-        logger.warning("lead surge alert not sent practice=%s: %s", practice.id, exc)
-        return
-    surge.alert_message_id = message.id
+    sent = sla.text_manager(session, practice, text, now, f"lead-surge:{surge.id}")
+    if sent is not None:
+        surge.alert_message_id = sent

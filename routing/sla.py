@@ -201,18 +201,17 @@ def _breach(session: Session, task: CallbackTask, now: datetime) -> SlaBreach:
     return breach
 
 
-def _alert_manager(session: Session, task: CallbackTask, breach: SlaBreach, now: datetime) -> None:
-    practice = session.get_one(Practice, task.practice_id)
+def text_manager(
+    session: Session, practice: Practice, text: str, now: datetime, dedupe_key: str
+) -> int | None:
+    """A staff alert to the practice's manager through the one send function, when the practice
+    has a manager's number and its staff-alert switch on. Returns the message id, or None when
+    nothing was sent (logged)."""
     if (
         not practice.manager_phone
         or not messaging.settings_for(session, practice.id).alert_manager_on_breach
     ):
-        return
-    local = task.sla_deadline.astimezone(ZoneInfo(practice.timezone))
-    text = (
-        f"{practice.name}: a callback ({task.reason.value.replace('_', ' ')}) due by "
-        f"{local.strftime('%I:%M %p').lstrip('0')} has not been started. Please check the console."
-    )
+        return None
     try:
         message = messaging.send_sms(
             session,
@@ -221,12 +220,24 @@ def _alert_manager(session: Session, task: CallbackTask, breach: SlaBreach, now:
             text,
             MessageKind.STAFF_ALERT,
             now,
-            dedupe_key=f"sla-breach:{task.id}",
+            dedupe_key=dedupe_key,
         )
     except DomainError as exc:
-        logger.warning("sla alert not sent task_id=%s: %s", task.id, exc)
-        return
-    breach.alert_message_id = message.id
+        logger.warning("manager alert not sent dedupe_key=%s: %s", dedupe_key, exc)
+        return None
+    return message.id
+
+
+def _alert_manager(session: Session, task: CallbackTask, breach: SlaBreach, now: datetime) -> None:
+    practice = session.get_one(Practice, task.practice_id)
+    local = task.sla_deadline.astimezone(ZoneInfo(practice.timezone))
+    text = (
+        f"{practice.name}: a callback ({task.reason.value.replace('_', ' ')}) due by "
+        f"{local.strftime('%I:%M %p').lstrip('0')} has not been started. Please check the console."
+    )
+    sent = text_manager(session, practice, text, now, f"sla-breach:{task.id}")
+    if sent is not None:
+        breach.alert_message_id = sent
 
 
 def open_breaches(session: Session, practice_id: int) -> list[tuple[SlaBreach, CallbackTask]]:

@@ -12,7 +12,7 @@ from appointments import caldav_sync, catalog
 from appointments.jobs import sync_busy
 from contact_center.db import session_scope
 from contact_center.errors import DomainError, InvalidInput
-from contact_center.jobs import DEFAULT, enqueue, left_to_reconciler
+from contact_center.jobs import DEFAULT, after_commit
 from contact_center.models import Role
 from contact_center.web.access import practice_view
 from contact_center.web.appointment_views import render_page
@@ -115,16 +115,12 @@ def connect(practice_id: int) -> BaseResponse | str | tuple[str, int]:
                 _text("calendar_path"),
                 app_settings().recordings_key,
             )
+            # Busy times are read once the connection is saved (the busy-time sync retries).
+            after_commit(
+                s, sync_busy, practice_id, queue=DEFAULT, job_id=f"calendar-busy-{practice_id}"
+            )
     except DomainError as error:
         return _settings_page(practice_id, error, "calendar")
-    with left_to_reconciler(f"busy times of practice {practice_id}"):
-        enqueue(
-            app_settings(),
-            sync_busy,
-            practice_id,
-            queue=DEFAULT,
-            job_id=f"calendar-busy-{practice_id}",
-        )
     return _done(practice_id, "calendar")
 
 
